@@ -1,0 +1,1 @@
+"""The ``landmarkbench`` command line: one console script, one module per subcommand."""

@@ -1,0 +1,1 @@
+"""Dataset adapters: each turns a dataset on disk into ``Case`` objects (see ``base``)."""

@@ -1,0 +1,1 @@
+"""Heatmap targets (landmark -> map) and decoders (map -> landmark coordinate)."""

@@ -1,0 +1,1 @@
+"""Landmark localization methods: recipes that fit on training cases and predict points."""

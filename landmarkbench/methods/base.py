@@ -1,0 +1,74 @@
+"""The contract every method fulfils: configure, fit on training cases, predict points.
+
+A method is a recipe. Its class lists its default configuration in ``defaults`` (the one
+visible place for its hyperparameters); the runner resolves ``--set`` overrides against it.
+Heavy libraries (torch, monai) are imported inside ``fit``/``predict`` so that listing the
+registry stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from landmarkbench.datasets.base import Case
+
+
+@dataclass
+class FitContext:
+    """What the runner hands a method for one fold.
+
+    Attributes:
+        device: "cpu" or "cuda" (already resolved from "auto").
+        seed: Seed for every random choice of the fit.
+        workdir: A folder the method may use for checkpoints of this fold.
+        progress: Whether to show a progress bar.
+        log_metric: Callback ``(name, value, step)`` for training curves (may be a no-op).
+        sdr_radii_mm: The radii the benchmark reports (a method may use them for selection).
+    """
+
+    device: str
+    seed: int
+    workdir: Path
+    progress: bool = True
+    log_metric: Callable[[str, float, int], None] = field(default=lambda name, value, step: None)
+    sdr_radii_mm: tuple[float, ...] = (2.0, 2.5, 3.0, 4.0)
+
+
+class Method(ABC):
+    """Base class of landmark localization methods.
+
+    Args:
+        config: The resolved configuration (``defaults`` with overrides applied).
+        num_landmarks: Landmarks per case.
+        ndim: Spatial dimensionality of the dataset.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    supported_ndim: ClassVar[tuple[int, ...]] = (2, 3)
+
+    def __init__(self, config: Mapping[str, Any], *, num_landmarks: int, ndim: int) -> None:
+        self.config = dict(config)
+        self.num_landmarks = num_landmarks
+        self.ndim = ndim
+
+    @abstractmethod
+    def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
+        """Train on ``train``; ``val`` (cut from the training fold) is for model selection only.
+
+        Returns:
+            A JSON-friendly summary of the fit (epochs, best validation error, ...).
+        """
+
+    @abstractmethod
+    def predict(self, cases: Sequence[Case]) -> np.ndarray:
+        """Predict landmarks of ``cases`` on their original grids.
+
+        Returns:
+            Array (N, C, d) in array-index order, pixel centres at integers.
+        """

@@ -1,0 +1,64 @@
+"""Heatmap regression with a MONAI U-Net and static Gaussian targets (L2 loss).
+
+Two registered methods share this recipe and differ only in how a heatmap becomes a point:
+``argmax`` (integer peak) and ``subpixel`` (peak refined by a per-axis quadratic fit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from landmarkbench.catalog import METHODS
+from landmarkbench.datasets.base import Case
+from landmarkbench.methods.base import FitContext, Method
+
+HEATMAP_UNET_DEFAULTS: dict[str, Any] = {
+    # Network grid (multiples of 16); empty = the first training image's shape rounded up.
+    "input_shape": (),
+    "channels": (16, 32, 64, 128),
+    "num_res_units": 1,
+    # Gaussian target on the network grid: standard deviation in pixels and peak height.
+    "sigma_px": 2.0,
+    "heatmap_peak": 10.0,
+    # Optimisation (sized for a CPU; raise max_epochs on a GPU).
+    "max_epochs": 40,
+    "batch_size": 8,
+    "learning_rate": 2e-3,
+    "weight_decay": 1e-5,
+    "patience": 12,
+    "grad_clip": 10.0,
+    "augment": True,
+}
+
+
+class _HeatmapUNet(Method):
+    """Shared implementation; subclasses pick the decoder."""
+
+    defaults = HEATMAP_UNET_DEFAULTS
+    decoder: ClassVar[str]
+
+    def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
+        from landmarkbench.training.heatmap_regression import HeatmapRegression
+
+        self._engine = HeatmapRegression(self.config, self.num_landmarks, self.ndim, self.decoder)
+        return self._engine.fit(train, val, ctx)
+
+    def predict(self, cases: Sequence[Case]) -> np.ndarray:
+        return self._engine.predict(cases)
+
+
+@METHODS.register("argmax", "U-Net regressing static Gaussian heatmaps (L2), argmax decoding.")
+class ArgmaxHeatmapUNet(_HeatmapUNet):
+    """U-Net heatmap regression decoded by the integer argmax (up to 0.5 px per axis)."""
+
+    decoder = "argmax"
+
+
+@METHODS.register("subpixel", "U-Net Gaussian heatmaps (L2), argmax refined by a quadratic fit.")
+class SubpixelHeatmapUNet(_HeatmapUNet):
+    """U-Net heatmap regression decoded by argmax plus per-axis quadratic refinement."""
+
+    decoder = "subpixel"

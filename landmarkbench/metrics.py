@@ -1,0 +1,258 @@
+"""Localization metrics in millimetres: point error, SDR and summaries (numpy only).
+
+Conventions (the single place they are stated):
+
+- Point error (PE) of one (image, landmark) pair is ``|| spacing * (pred - true) ||_2`` in mm,
+  computed on the ORIGINAL image grid (map network-grid predictions back first).
+- A missing landmark (NaN in the truth or the prediction) has PE NaN. It is excluded from every
+  statistic and counted in ``n_missing``; it is never a hit or a miss of the SDR.
+- ``std`` is the POPULATION standard deviation (ddof = 0).
+- SDR values are percentages in [0, 100]; the comparison operator (``"<="`` or ``"<"``) is
+  explicit and recorded in the summary.
+- Summary SDR keys are strings made by :func:`radius_key` (``2`` -> ``"2.0"``) so that the
+  summary is JSON friendly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_COMPARISONS = {"<=": np.less_equal, "<": np.less}
+SDR_OPERATORS = tuple(_COMPARISONS)
+AGGREGATIONS = ("pooled", "per_image")
+
+
+def point_error_mm(pred: np.ndarray, true: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Euclidean point error in millimetres for every (image, landmark) pair.
+
+    Args:
+        pred: Predicted landmarks, shape (N, C, d), array-index order, original grid.
+        true: True landmarks, same shape as ``pred``; NaN marks a missing landmark.
+        spacing: Millimetres per pixel along each array axis, shape (N, d) or (d,).
+
+    Returns:
+        Array of shape (N, C) (float64): PE in mm, NaN where ``true`` or ``pred`` is NaN.
+
+    Raises:
+        ValueError: If the shapes disagree or a spacing is not finite and positive.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    spacing = np.asarray(spacing, dtype=np.float64)
+    if true.ndim != 3:
+        raise ValueError(
+            f"Landmarks must have shape (N, C, d); got true with shape {true.shape}. "
+            "Stack the per-image (C, d) arrays along a new first axis."
+        )
+    if pred.shape != true.shape:
+        raise ValueError(
+            f"Predictions and truths must have the same shape (N, C, d); got pred "
+            f"{pred.shape} and true {true.shape}. Predict every landmark of every image."
+        )
+    n, _, d = true.shape
+    if spacing.shape not in ((d,), (n, d)):
+        raise ValueError(
+            f"Spacing must have shape ({d},) or ({n}, {d}) for landmarks of shape "
+            f"{true.shape}; got {spacing.shape}. Pass one spacing per image and array axis."
+        )
+    if not np.all(np.isfinite(spacing) & (spacing > 0)):
+        raise ValueError(
+            f"Spacing must be finite and positive (mm per pixel); got {spacing.tolist()}. "
+            "Check the dataset's spacing rule."
+        )
+    scale = np.broadcast_to(spacing, (n, d))[:, None, :]
+    return np.sqrt(np.sum((scale * (pred - true)) ** 2, axis=-1))
+
+
+def radius_key(radius_mm: float) -> str:
+    """The JSON key of an SDR radius in summaries: ``str(float(radius))``, e.g. ``"2.5"``."""
+    return str(float(radius_mm))
+
+
+def sdr(pe: np.ndarray, radii_mm: Sequence[float], operator: str = "<=") -> dict[float, float]:
+    """Successful detection rate: percentage of non-missing PEs within each radius.
+
+    Args:
+        pe: Point errors in mm of any shape; NaN entries are missing and ignored.
+        radii_mm: Radii in mm.
+        operator: ``"<="`` (PE equal to the radius is a hit) or ``"<"`` (it is a miss).
+
+    Returns:
+        ``{float(radius): percentage}`` as Python floats in [0, 100]; NaN for every radius
+        when no PE is valid.
+
+    Raises:
+        ValueError: If ``operator`` is not ``"<="`` or ``"<"``.
+    """
+    _check_operator(operator)
+    values = np.asarray(pe, dtype=np.float64).reshape(-1)
+    valid = ~np.isnan(values)
+    n = int(valid.sum())
+    radii = np.asarray(radii_mm, dtype=np.float64).reshape(-1)
+    rates = _hit_rates(values, valid, radii, operator, axis=0)
+    return {
+        float(r): (float(rate) if n else math.nan) for r, rate in zip(radii, rates, strict=True)
+    }
+
+
+def summarize(
+    pe: np.ndarray,
+    radii_mm: Sequence[float],
+    operator: str = "<=",
+    aggregation: str = "pooled",
+) -> dict[str, Any]:
+    """Summary statistics of a PE table, overall and per landmark, JSON friendly.
+
+    With ``aggregation="pooled"`` every valid (image, landmark) pair counts once. With
+    ``"per_image"`` the unit is the image: each image's valid PEs give a per-image mean PE and
+    per-image SDR; ``mre``/``median``/``std`` are the mean/median/population std of the
+    per-image mean PEs and ``sdr`` is the mean of the per-image SDRs; images without a valid
+    landmark are skipped. Per-landmark numbers are computed per column and do not depend on
+    ``aggregation`` (each image contributes one PE per landmark).
+
+    Args:
+        pe: Point errors in mm, shape (N, C); NaN marks a missing pair.
+        radii_mm: SDR radii in mm.
+        operator: SDR comparison, ``"<="`` or ``"<"``.
+        aggregation: ``"pooled"`` or ``"per_image"``.
+
+    Returns:
+        A dict of plain Python values::
+
+            {"mre": float, "median": float, "std": float,   # mm, population std
+             "sdr": {"2.0": float, ...},                    # % per radius_key(radius)
+             "n_points": int, "n_missing": int, "n_images": int,
+             "operator": "<=", "aggregation": "pooled", "std_ddof": 0,
+             "radii_mm": [2.0, ...],
+             "per_landmark": [{"mre", "median", "std", "sdr": {...}, "n": int}, ...]}
+
+        ``n_images`` counts images with at least one valid PE. When nothing is valid the
+        statistics are NaN, ``n_points`` is 0, and no warning is emitted.
+
+    Raises:
+        ValueError: If ``pe`` is not 2D or ``operator``/``aggregation`` is unknown.
+    """
+    _check_operator(operator)
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(
+            f"Aggregation must be one of {', '.join(AGGREGATIONS)}; got {aggregation!r}. "
+            "Use 'pooled' for all (image, landmark) pairs or 'per_image' for image means."
+        )
+    pe = np.asarray(pe, dtype=np.float64)
+    if pe.ndim != 2:
+        raise ValueError(
+            f"Point errors must have shape (N images, C landmarks); got shape {pe.shape}. "
+            "Pass the output of point_error_mm."
+        )
+    radii = np.asarray(radii_mm, dtype=np.float64).reshape(-1)
+    valid = ~np.isnan(pe)
+    per_image_n = valid.sum(axis=1)
+    if aggregation == "pooled":
+        overall = _column_summaries(pe.reshape(-1, 1), radii, operator)[0]
+    else:
+        overall = _per_image_summary(pe, valid, per_image_n, radii, operator)
+    return {
+        "mre": overall["mre"],
+        "median": overall["median"],
+        "std": overall["std"],
+        "sdr": overall["sdr"],
+        "n_points": int(valid.sum()),
+        "n_missing": int((~valid).sum()),
+        "n_images": int((per_image_n > 0).sum()),
+        "operator": operator,
+        "aggregation": aggregation,
+        "std_ddof": 0,
+        "radii_mm": [float(r) for r in radii],
+        "per_landmark": _column_summaries(pe, radii, operator),
+    }
+
+
+def _check_operator(operator: str) -> None:
+    if operator not in SDR_OPERATORS:
+        raise ValueError(
+            f"SDR operator must be '<=' or '<'; got {operator!r}. Use '<=' to count a PE "
+            "equal to the radius as a hit, '<' to count it as a miss."
+        )
+
+
+def _hit_rates(
+    values: np.ndarray, valid: np.ndarray, radii: np.ndarray, operator: str, axis: int
+) -> np.ndarray:
+    """Percentage of valid values within each radius along ``axis``; radii lead the result.
+
+    Returns 0 (not NaN) where nothing is valid; callers mask those entries.
+    """
+    radii = radii.reshape((-1,) + (1,) * values.ndim)
+    within = _COMPARISONS[operator](np.expand_dims(values, 0), radii)
+    hits = np.sum(within & valid, axis=axis + 1)
+    n = np.sum(valid, axis=axis)
+    return 100.0 * hits / np.maximum(n, 1)
+
+
+def _masked_stats(values: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, median, population std and count of valid entries per column (axis 0).
+
+    Columns without a valid entry get NaN statistics (computed without warnings).
+    """
+    if values.shape[0] == 0:
+        values = np.full((1, values.shape[1]), np.nan)
+        valid = np.zeros(values.shape, dtype=bool)
+    n = valid.sum(axis=0)
+    safe_n = np.maximum(n, 1)
+    mean = np.where(valid, values, 0.0).sum(axis=0) / safe_n
+    var = np.where(valid, (values - mean) ** 2, 0.0).sum(axis=0) / safe_n
+    # Invalid entries become +inf and sort last: the valid ones are the first n sorted rows.
+    ordered = np.sort(np.where(valid, values, np.inf), axis=0)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[None], axis=0)[0]
+    hi = np.take_along_axis(ordered, (n // 2).clip(max=len(values) - 1)[None], axis=0)[0]
+    empty = n == 0
+    return {
+        "mre": np.where(empty, np.nan, mean),
+        "median": np.where(empty, np.nan, 0.5 * (lo + hi)),
+        "std": np.where(empty, np.nan, np.sqrt(var)),
+        "n": n,
+    }
+
+
+def _column_summaries(pe: np.ndarray, radii: np.ndarray, operator: str) -> list[dict[str, Any]]:
+    """One summary dict per column of ``pe`` (shape (rows, columns)), with its count ``n``."""
+    valid = ~np.isnan(pe)
+    stats = _masked_stats(pe, valid)
+    rates = _hit_rates(pe, valid, radii, operator, axis=0)  # (R, columns)
+    return [
+        _stat_dict(stats, rates, radii, column) | {"n": int(stats["n"][column])}
+        for column in range(pe.shape[1])
+    ]
+
+
+def _per_image_summary(
+    pe: np.ndarray, valid: np.ndarray, per_image_n: np.ndarray, radii: np.ndarray, operator: str
+) -> dict[str, Any]:
+    """Statistics of per-image mean PEs and mean of per-image SDRs (images with data only)."""
+    keep = per_image_n > 0
+    image_means = np.where(valid, pe, 0.0).sum(axis=1) / np.maximum(per_image_n, 1)
+    means = image_means[keep][:, None]
+    stats = _masked_stats(means, np.ones(means.shape, dtype=bool))
+    image_rates = _hit_rates(pe, valid, radii, operator, axis=1)[:, keep]  # (R, images kept)
+    rates = image_rates.sum(axis=1, keepdims=True) / max(int(keep.sum()), 1)
+    return _stat_dict(stats, rates, radii, 0)
+
+
+def _stat_dict(
+    stats: dict[str, np.ndarray], rates: np.ndarray, radii: np.ndarray, column: int
+) -> dict[str, Any]:
+    """Plain-float mre/median/std/sdr of one column; SDR is NaN where the column is empty."""
+    empty = stats["n"][column] == 0
+    return {
+        "mre": float(stats["mre"][column]),
+        "median": float(stats["median"][column]),
+        "std": float(stats["std"][column]),
+        "sdr": {
+            radius_key(r): (math.nan if empty else float(rates[i, column]))
+            for i, r in enumerate(radii)
+        },
+    }

@@ -1,0 +1,149 @@
+"""Turn command-line options into validated benchmark runs, execute them, report.
+
+Every name, option and override is checked before the first fold trains, so a typo in the
+last method never costs the training time of the first.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from landmarkbench.catalog import DATASETS, METHODS
+from landmarkbench.config import parse_overrides, resolve_config
+from landmarkbench.errors import ConfigError, LandmarkBenchError, UsageError
+from landmarkbench.registry import did_you_mean
+from landmarkbench.runner import BenchmarkRun, RunOutcome, RunRequest
+
+
+def dataset_option_defaults(dataset_cls: type) -> dict[str, Any]:
+    """Keyword options of a dataset class with their defaults (which fix their types).
+
+    An option whose default is None takes text (a path, for instance).
+    """
+    params = inspect.signature(dataset_cls.__init__).parameters
+    return {
+        name: ("" if p.default is None else p.default)
+        for name, p in params.items()
+        if name not in ("self", "ground_truth") and p.default is not inspect.Parameter.empty
+    }
+
+
+def _dataset_options(dataset: str, pairs: Sequence[str]) -> dict[str, Any]:
+    texts = parse_overrides(pairs)
+    defaults = dataset_option_defaults(DATASETS.get(dataset))
+    resolved = resolve_config(defaults, texts, owner=f"dataset {dataset!r}")
+    return {key: resolved[key] for key in texts}
+
+
+def _method_overrides(methods: Sequence[str], pairs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Split ``--set`` overrides by method: each key goes to the methods that know it."""
+    texts = parse_overrides(pairs)
+    known = {m: set(METHODS.get(m).defaults) for m in methods}
+    for key in texts:
+        if not any(key in keys for keys in known.values()):
+            every = sorted(set().union(*known.values()))
+            raise ConfigError(did_you_mean(f"setting for {', '.join(methods)}", key, every))
+    return {m: {k: v for k, v in texts.items() if k in known[m]} for m in methods}
+
+
+def _radii(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        radii = tuple(float(r) for r in text.split(",") if r.strip())
+    except ValueError:
+        raise UsageError(
+            f"--sdr-radii {text!r} is not a comma-separated list of numbers; write e.g. 2,2.5,3,4."
+        ) from None
+    if not radii or any(r <= 0 for r in radii):
+        raise UsageError(f"--sdr-radii {text!r} must list positive radii in mm, e.g. 2,2.5,3,4.")
+    return radii
+
+
+def plan_requests(
+    *,
+    dataset: str,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    data_options: Sequence[str],
+    overrides: Sequence[str],
+    sdr_radii: str | None,
+    no_progress: bool,
+    **common: Any,
+) -> list[BenchmarkRun]:
+    """Build and validate one ``BenchmarkRun`` per (method, seed).
+
+    Raises:
+        UsageError: (or a subclass) for any bad name, option or override.
+    """
+    DATASETS.get(dataset)
+    for method in methods:
+        METHODS.get(method)
+    options = _dataset_options(dataset, data_options)
+    per_method = _method_overrides(methods, overrides)
+    runs = []
+    for method in methods:
+        for seed in seeds:
+            request = RunRequest(
+                dataset=dataset,
+                method=method,
+                seed=seed,
+                dataset_options=options,
+                overrides=per_method[method],
+                sdr_radii_mm=_radii(sdr_radii),
+                progress=not no_progress,
+                **common,
+            )
+            runs.append(BenchmarkRun(request))
+    return runs
+
+
+def execute_plan(runs: Sequence[BenchmarkRun], echo: Callable[[str], None] = print) -> list[RunOutcome]:
+    """Execute runs in order, then print the dataset's table and where things are.
+
+    Raises:
+        LandmarkBenchError: (exit 1) if any fold failed; the others are still stored.
+    """
+    from landmarkbench.tables import collect_rows, render_table
+
+    outcomes = []
+    for run in runs:
+        run.echo = echo
+        outcome = run.execute()
+        state = (
+            f"trained {len(outcome.trained_folds)} fold(s), "
+            f"reused {len(outcome.resumed_folds)} finished fold(s)"
+        )
+        echo(f"[{run.request.method} seed {run.request.seed}] {state} -> {outcome.run_dir}")
+        outcomes.append(outcome)
+    first = runs[0]
+    rows, _ = collect_rows(first.root, first.request.dataset)
+    wanted = {(o.identity.method, o.identity.config_hash, o.identity.split_id) for o in outcomes}
+    shown = [r for r in rows if (r.method, r.config_hash, r.protocol) in wanted] or rows
+    echo("")
+    echo(render_table(shown, "markdown", title=_title(first)))
+    uri = outcomes[-1].summary["tracking_uri"]
+    echo(f"Results (source of truth): {first.root / first.request.dataset}")
+    echo(f"MLflow store: {uri}")
+    echo(f"Browse: mlflow ui --backend-store-uri {uri}")
+    failed = {f"{o.identity.method}/{k}": v for o in outcomes for k, v in o.failed_folds.items()}
+    if failed:
+        first_key = next(iter(failed))
+        raise LandmarkBenchError(
+            f"{len(failed)} fold(s) failed (first: {first_key}: {failed[first_key]}); the other "
+            "folds are stored and a rerun retries only the failed ones."
+        )
+    return outcomes
+
+
+def _title(run: BenchmarkRun) -> str:
+    record = run.protocol_record()
+    metric = record["metric"]
+    return (
+        f"{run.request.dataset} (v{record['dataset']['version']}, gt={record['dataset']['ground_truth']}), "
+        f"{run.split.protocol} {run.split.params} split {run.split.sha256[:10]}, "
+        f"SDR operator {metric['sdr_operator']}, {metric['aggregation']} aggregation"
+    )

@@ -1,0 +1,281 @@
+"""Cross a dataset with a method under a protocol: train, predict, store, summarise, log.
+
+Data flow for one request::
+
+    dataset (registry) --> split (protocol, persisted + hashed) --> for each fold:
+        inner validation split cut from train --> method.fit --> method.predict(test)
+        --> fold folder (predictions.csv + fold.json, written atomically)
+        --> MLflow nested run
+    --> summary.json (per-fold + pooled metrics recomputed from the fold files) --> MLflow parent
+
+A finished fold folder is never recomputed: rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from landmarkbench.atomic_io import commit_dir, remove_stale_staging, staging_dir
+from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
+from landmarkbench.config import resolve_config, short_hash
+from landmarkbench.datasets.base import LandmarkDataset
+from landmarkbench.errors import LandmarkBenchError, TrainingError, UsageError
+from landmarkbench.fold_records import FoldPredictions, write_predictions
+from landmarkbench.methods.base import FitContext
+from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
+from landmarkbench.provenance import code_version
+from landmarkbench.results_layout import PREDICTIONS_FILE, RunIdentity, split_file
+from landmarkbench.run_summary import build_summary, load_fold_record, write_fold_record
+
+SDR_OPERATORS = ("<=", "<")
+
+
+@dataclass
+class RunRequest:
+    """Everything that defines one benchmark run (and therefore its numbers)."""
+
+    dataset: str = "synthetic_ceph"
+    method: str = "subpixel"
+    protocol: str = "kfold"
+    folds: int = 5
+    split_seed: int = 0
+    seed: int = 0
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    ground_truth: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    sdr_radii_mm: tuple[float, ...] | None = None
+    sdr_operator: str = "<="
+    aggregation: str = "pooled"
+    val_fraction: float = 0.1
+    device: str = "auto"
+    results_dir: Path = Path("results")
+    tracking_uri: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class RunOutcome:
+    """Where a finished run's results are, and what happened to its folds."""
+
+    identity: RunIdentity
+    run_dir: Path
+    summary: dict[str, Any]
+    trained_folds: list[str]
+    resumed_folds: list[str]
+    failed_folds: dict[str, str]
+
+
+def inner_validation_split(
+    train_ids: Sequence[str], fraction: float, seed: int
+) -> tuple[list[str], list[str]]:
+    """Cut a validation part from a training fold (for model selection only, never reported).
+
+    Raises:
+        UsageError: if the fraction is outside (0, 0.5] or leaves too few training cases.
+    """
+    if not 0.0 < fraction <= 0.5:
+        raise UsageError(
+            f"--val-fraction {fraction} is outside (0, 0.5]; use e.g. 0.1 (10 % of each "
+            "training fold is held out for early stopping)."
+        )
+    ids = sorted(train_ids)
+    n_val = max(1, round(fraction * len(ids)))
+    if len(ids) - n_val < 1:
+        raise UsageError(
+            f"A training fold of {len(ids)} case(s) cannot spare {n_val} for validation; "
+            "use fewer folds or more cases."
+        )
+    shuffled = ids[:]
+    random.Random(seed).shuffle(shuffled)
+    val = sorted(shuffled[:n_val])
+    val_set = set(val)
+    return [i for i in ids if i not in val_set], val
+
+
+class BenchmarkRun:
+    """One (dataset, protocol, method, config, seed) run, resumable fold by fold."""
+
+    def __init__(self, request: RunRequest, echo: Callable[[str], None] = print) -> None:
+        self.request = request
+        self.echo = echo
+        if request.sdr_operator not in SDR_OPERATORS:
+            raise UsageError(
+                f"SDR operator {request.sdr_operator!r} is unknown; use '<=' or '<'."
+            )
+        dataset_cls = DATASETS.get(request.dataset)
+        self.method_cls = METHODS.get(request.method)
+        protocol = PROTOCOLS.get(request.protocol)
+        self.dataset: LandmarkDataset = dataset_cls(
+            ground_truth=request.ground_truth, **request.dataset_options
+        )
+        if self.dataset.ndim not in self.method_cls.supported_ndim:
+            raise UsageError(
+                f"Method {request.method!r} supports {self.method_cls.supported_ndim}-D data but "
+                f"dataset {request.dataset!r} is {self.dataset.ndim}-D; pick another method."
+            )
+        self.config = resolve_config(
+            self.method_cls.defaults, request.overrides, owner=f"method {request.method!r}"
+        )
+        self.radii = tuple(request.sdr_radii_mm or self.dataset.default_sdr_radii_mm)
+        split = protocol(self.dataset, folds=request.folds, split_seed=request.split_seed)
+        validate_split(split, self.dataset.case_ids())
+        root = Path(request.results_dir).resolve()
+        self.split: Split = persist_split(split, split_file(root, request.dataset, split.identity))
+        self.root = root
+        self.identity = RunIdentity(
+            dataset=request.dataset,
+            split_id=self.split.identity,
+            method=request.method,
+            config_hash=short_hash(self._hashed_settings()),
+            seed=request.seed,
+        )
+
+    def _hashed_settings(self) -> dict[str, Any]:
+        """What changes the predictions: the config hash covers exactly this."""
+        return {
+            "method": self.request.method,
+            "config": self.config,
+            "dataset": self.dataset.describe(),
+            "val_fraction": self.request.val_fraction,
+        }
+
+    def protocol_record(self) -> dict[str, Any]:
+        """Every convention that changes a number, stored and logged with each result."""
+        return {
+            "dataset": self.dataset.describe(),
+            "protocol": {
+                "name": self.split.protocol,
+                "params": self.split.params,
+                "split_sha256": self.split.sha256,
+                "split_id": self.split.identity,
+            },
+            "method": {"name": self.request.method, "config": self.config},
+            "config_hash": self.identity.config_hash,
+            "seed": self.request.seed,
+            "val_fraction": self.request.val_fraction,
+            "metric": {
+                "sdr_radii_mm": list(self.radii),
+                "sdr_operator": self.request.sdr_operator,
+                "aggregation": self.request.aggregation,
+                "pe": "euclidean, mm, original grid, per-axis spacing; NaN landmarks excluded",
+            },
+            "code_version": code_version(),
+        }
+
+    def execute(self) -> RunOutcome:
+        """Run (or resume) every fold, then summarise and log."""
+        from landmarkbench.tracking import Tracker, resolve_tracking_uri
+        from landmarkbench.training.device import resolve_device
+
+        device = resolve_device(self.request.device)
+        run_dir = self.identity.run_dir(self.root)
+        remove_stale_staging(run_dir)
+        tracker = Tracker(resolve_tracking_uri(self.request.tracking_uri), self.request.dataset)
+        record = self.protocol_record()
+        run_key = self.identity.key
+        parent = tracker.parent_run(run_key, f"{self.request.method} seed {self.request.seed}", record)
+        tracker.discard_unfinished_folds(run_key)
+        logged = tracker.finished_folds(run_key)
+        trained, resumed, failed = [], [], {}
+        for fold in self.split.folds:
+            fold_dir = self.identity.fold_dir(self.root, fold.name)
+            if load_fold_record(fold_dir) is None:
+                try:
+                    self._train_fold(fold, fold_dir, device)
+                    trained.append(fold.name)
+                except TrainingError as exc:
+                    failed[fold.name] = str(exc)
+                    self.echo(f"fold {fold.name} failed: {exc}")
+                    continue
+            else:
+                resumed.append(fold.name)
+            if fold.name not in logged:
+                fold_record = load_fold_record(fold_dir)
+                tracker.log_fold(
+                    parent,
+                    run_key,
+                    fold.name,
+                    {**record, "fold": fold.name},
+                    _flat_metrics(fold_record["metrics"]),
+                    fold_record.get("history"),
+                    fold_dir,
+                )
+        summary = build_summary(self.identity, self.root, self.split, record, failed)
+        tracker.finish_parent(
+            parent, _flat_metrics(summary["pooled"]), "FAILED" if failed else "FINISHED"
+        )
+        summary["tracking_uri"] = tracker.uri
+        return RunOutcome(self.identity, run_dir, summary, trained, resumed, failed)
+
+    def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
+        fold_seed = self.request.seed * 1000 + fold.index
+        train_ids, val_ids = inner_validation_split(fold.train, self.request.val_fraction, fold_seed)
+        self.echo(
+            f"[{self.request.method}] fold {fold.name}: train {len(train_ids)}, "
+            f"validation {len(val_ids)} (inner, not reported), test {len(fold.test)}"
+        )
+        staging = staging_dir(fold_dir)
+        history: dict[str, list[float]] = {}
+
+        def log_metric(name: str, value: float, step: int) -> None:
+            history.setdefault(name, []).append(float(value))
+
+        ctx = FitContext(
+            device=device,
+            seed=fold_seed,
+            workdir=staging,
+            progress=self.request.progress,
+            log_metric=log_metric,
+            sdr_radii_mm=self.radii,
+        )
+        method = self.method_cls(
+            self.config, num_landmarks=self.dataset.num_landmarks, ndim=self.dataset.ndim
+        )
+        started = time.perf_counter()
+        fit_summary = method.fit(
+            self.dataset.load_many(train_ids), self.dataset.load_many(val_ids), ctx
+        )
+        test_cases = self.dataset.load_many(fold.test)
+        predicted = np.asarray(method.predict(test_cases), dtype=float)
+        expected = (len(test_cases), self.dataset.num_landmarks, self.dataset.ndim)
+        if predicted.shape != expected:
+            raise LandmarkBenchError(
+                f"Method {self.request.method!r} returned predictions of shape "
+                f"{predicted.shape}; expected {expected}: fix the method's predict()."
+            )
+        predictions = FoldPredictions(
+            case_ids=tuple(fold.test),
+            landmark_names=self.dataset.landmark_names,
+            predicted=predicted,
+            truth=np.stack([c.landmarks for c in test_cases]).astype(float),
+            spacing=np.stack([c.spacing for c in test_cases]).astype(float),
+        )
+        write_predictions(staging / PREDICTIONS_FILE, predictions)
+        write_fold_record(
+            staging,
+            fold=fold,
+            train_ids=train_ids,
+            val_ids=val_ids,
+            fit_summary=fit_summary,
+            history=history,
+            seconds=time.perf_counter() - started,
+            predictions=predictions,
+            record=self.protocol_record(),
+        )
+        commit_dir(staging, fold_dir)
+
+
+def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """MLflow metric names for a ``metrics.summarize`` dict (overall numbers only)."""
+    flat = {k: metrics[k] for k in ("mre", "median", "std") if k in metrics}
+    for radius, value in metrics.get("sdr", {}).items():
+        flat[f"sdr_{radius}mm"] = value
+    flat["n_points"] = metrics.get("n_points", 0)
+    return flat

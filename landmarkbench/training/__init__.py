@@ -1,0 +1,1 @@
+"""Training machinery shared by the learned methods (device, seeds, loop, augmentation)."""
