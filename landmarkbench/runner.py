@@ -234,6 +234,7 @@ class BenchmarkRun:
             progress=self.request.progress,
             log_metric=log_metric,
             sdr_radii_mm=self.radii,
+            network_shape=self.dataset.network_shape(),
         )
         method = self.method_cls(
             self.config, num_landmarks=self.dataset.num_landmarks, ndim=self.dataset.ndim

@@ -7,6 +7,7 @@ never duplicates a finished one. MLflow is imported only here and only when a ru
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,10 @@ class Tracker:
     def __init__(self, tracking_uri: str, dataset: str) -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from mlflow.tracking import MlflowClient
+
+        # After the import: mlflow configures its own logger level when imported.
+        for noisy in ("mlflow", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
         self.uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)

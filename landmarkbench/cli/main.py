@@ -42,9 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=args, prog_name="landmarkbench", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort when it does not handle exits itself.
+        click.echo("Interrupted; finished folds are kept and a rerun resumes.", err=True)
+        return 130
     except click.ClickException as exc:
         exc.show()
         return int(exc.exit_code)
@@ -53,9 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted; finished folds are kept and a rerun resumes.", err=True)
-        return 130
     except Exception as exc:
         if debug:
             raise

@@ -80,6 +80,15 @@ class LandmarkDataset(ABC):
         """Load several cases, in the given order."""
         return [self.load(c) for c in case_ids]
 
+    def network_shape(self) -> tuple[int, ...]:
+        """The grid networks should work on by default (multiples of 16).
+
+        The default is the first case's shape rounded up to multiples of 16; datasets with
+        large images override it with a coarser grid.
+        """
+        first = self.load(self.case_ids()[0])
+        return tuple(int(-(-s // 16) * 16) for s in first.shape)
+
     def official_split(self) -> dict[str, list[str]] | None:
         """The dataset's declared split {"train": [...], "<test name>": [...]} or None."""
         return None

@@ -152,6 +152,11 @@ class SyntheticCeph(LandmarkDataset):
         """The generation parameters (recorded and hashed with every result)."""
         return {"n_cases": self.n_cases, "image_shape": list(self.image_shape), "seed": self.seed}
 
+    def network_shape(self) -> tuple[int, ...]:
+        """Half the image resolution (rounded up to multiples of 16): the landmarks' features
+        survive 2x downsampling and a CPU trains four times faster."""
+        return tuple(max(32, -(-(s // 2) // 16) * 16) for s in self.image_shape)
+
     def case_ids(self) -> list[str]:
         """``case_000`` ... zero padded, sorted."""
         return [f"case_{k:0{self._digits}d}" for k in range(self.n_cases)]

@@ -30,6 +30,8 @@ class FitContext:
         progress: Whether to show a progress bar.
         log_metric: Callback ``(name, value, step)`` for training curves (may be a no-op).
         sdr_radii_mm: The radii the benchmark reports (a method may use them for selection).
+        network_shape: The dataset's recommended working grid for networks (a method may
+            override it with its own setting).
     """
 
     device: str
@@ -38,6 +40,7 @@ class FitContext:
     progress: bool = True
     log_metric: Callable[[str, float, int], None] = field(default=lambda name, value, step: None)
     sdr_radii_mm: tuple[float, ...] = (2.0, 2.5, 3.0, 4.0)
+    network_shape: tuple[int, ...] = ()
 
 
 class Method(ABC):

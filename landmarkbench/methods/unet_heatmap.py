@@ -16,20 +16,21 @@ from landmarkbench.datasets.base import Case
 from landmarkbench.methods.base import FitContext, Method
 
 HEATMAP_UNET_DEFAULTS: dict[str, Any] = {
-    # Network grid (multiples of 16); empty = the first training image's shape rounded up.
+    # Network grid (multiples of 16); empty = the dataset's recommended working grid.
     "input_shape": (),
-    "channels": (16, 32, 64, 128),
+    "channels": (16, 32, 64, 128, 128),
     "num_res_units": 1,
     # Gaussian target on the network grid: standard deviation in pixels and peak height.
-    "sigma_px": 2.0,
+    "sigma_px": 1.5,
     "heatmap_peak": 10.0,
     # Optimisation (sized for a CPU; raise max_epochs on a GPU).
-    "max_epochs": 40,
-    "batch_size": 8,
+    "max_epochs": 20,
+    "batch_size": 4,
     "learning_rate": 2e-3,
     "weight_decay": 1e-5,
     "patience": 12,
     "grad_clip": 10.0,
+    "lr_schedule": "plateau",
     "augment": True,
 }
 

@@ -22,10 +22,13 @@ from landmarkbench.training.loop import LoopSettings, fit_loop
 DECODERS = {"argmax": argmax_decode, "subpixel": quadratic_subpixel_decode}
 
 
-def network_shape(requested: Sequence[int], example: Case) -> tuple[int, ...]:
-    """The network grid: ``requested``, or the example's shape rounded up to multiples of 16."""
+def network_shape(requested: Sequence[int], ctx: FitContext, example: Case) -> tuple[int, ...]:
+    """The network grid: ``requested``, else the dataset's hint, else the example's shape
+    rounded up to multiples of 16."""
     if requested:
         return tuple(int(s) for s in requested)
+    if ctx.network_shape:
+        return tuple(ctx.network_shape)
     return tuple(int(math.ceil(s / 16) * 16) for s in example.shape)
 
 
@@ -108,7 +111,7 @@ class HeatmapRegression:
         if ctx.device == "cpu":
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.device = ctx.device
-        self.shape = network_shape(self.config["input_shape"], train[0])
+        self.shape = network_shape(self.config["input_shape"], ctx, train[0])
         self.network = self._build_network().to(ctx.device)
         images, points, _ = to_network_grid(train, self.shape)
         val_images, val_points, val_maps = to_network_grid(val, self.shape)
@@ -122,6 +125,7 @@ class HeatmapRegression:
             weight_decay=self.config["weight_decay"],
             patience=self.config["patience"],
             grad_clip=self.config["grad_clip"],
+            lr_schedule=self.config["lr_schedule"],
         )
         summary = fit_loop(
             self.network,

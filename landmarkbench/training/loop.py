@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from landmarkbench.errors import TrainingError
+from landmarkbench.errors import ConfigError, TrainingError
 from landmarkbench.methods.base import FitContext
 
 BatchLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -33,6 +33,8 @@ class LoopSettings:
         weight_decay: Adam weight decay (L2).
         patience: Stop after this many epochs without validation improvement.
         grad_clip: Maximum gradient norm (0 disables clipping).
+        lr_schedule: "cosine" (anneal to zero over max_epochs) or "plateau" (halve when the
+            validation error stalls).
     """
 
     max_epochs: int
@@ -41,6 +43,7 @@ class LoopSettings:
     weight_decay: float
     patience: int
     grad_clip: float
+    lr_schedule: str = "plateau"
 
 
 def fit_loop(
@@ -76,9 +79,7 @@ def fit_loop(
     optimizer = torch.optim.Adam(
         model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.5, patience=max(1, settings.patience // 3)
-    )
+    scheduler = _scheduler(optimizer, settings)
     best_error, best_epoch, best_state = math.inf, -1, None
     started = time.perf_counter()
     epochs = tqdm(
@@ -88,7 +89,10 @@ def fit_loop(
     for epoch in epochs:
         mean_loss = _run_epoch(model, optimizer, batch_loss, images, points, settings, ctx, generator, augment, epoch)
         error = validate()
-        scheduler.step(error)
+        if settings.lr_schedule == "plateau":
+            scheduler.step(error)
+        else:
+            scheduler.step()
         ctx.log_metric("train_loss", mean_loss, epoch)
         ctx.log_metric("val_error", error, epoch)
         epochs.set_postfix(loss=f"{mean_loss:.4g}", val_mre=f"{error:.3f}")
@@ -105,6 +109,18 @@ def fit_loop(
         "best_val_error": best_error,
         "train_seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, settings: LoopSettings):
+    if settings.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=max(1, settings.patience // 3)
+        )
+    if settings.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.max_epochs)
+    raise ConfigError(
+        f"Setting lr_schedule={settings.lr_schedule!r} is unknown; use 'cosine' or 'plateau'."
+    )
 
 
 def _run_epoch(model, optimizer, batch_loss, images, points, settings, ctx, generator, augment, epoch):
