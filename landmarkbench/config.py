@@ -35,9 +35,10 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
             return text
     except ValueError:
         pass
+    example = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
     raise ConfigError(
         f"Setting {key}={text!r} is not a valid {kind} (default {default!r}); "
-        f"pass a {kind}, e.g. --set {key}={default if not isinstance(default, tuple) else ','.join(map(str, default))}."
+        f"pass a {kind}, e.g. --set {key}={example}."
     )
 
 

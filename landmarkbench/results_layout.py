@@ -42,7 +42,12 @@ class RunIdentity:
         return "/".join(self.relative_parts())
 
     def relative_parts(self) -> tuple[str, ...]:
-        return (self.dataset, self.split_id, f"{self.method}__{self.config_hash}", f"seed_{self.seed}")
+        return (
+            self.dataset,
+            self.split_id,
+            f"{self.method}__{self.config_hash}",
+            f"seed_{self.seed}",
+        )
 
     def run_dir(self, root: Path) -> Path:
         """The folder of this run under the results ``root``."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from landmarkbench.catalog import DATASETS, METHODS
@@ -101,7 +100,9 @@ def plan_requests(
     return runs
 
 
-def execute_plan(runs: Sequence[BenchmarkRun], echo: Callable[[str], None] = print) -> list[RunOutcome]:
+def execute_plan(
+    runs: Sequence[BenchmarkRun], echo: Callable[[str], None] = print
+) -> list[RunOutcome]:
     """Execute runs in order, then print the dataset's table and where things are.
 
     Raises:
@@ -141,9 +142,9 @@ def execute_plan(runs: Sequence[BenchmarkRun], echo: Callable[[str], None] = pri
 
 def _title(run: BenchmarkRun) -> str:
     record = run.protocol_record()
-    metric = record["metric"]
+    metric, dataset = record["metric"], record["dataset"]
     return (
-        f"{run.request.dataset} (v{record['dataset']['version']}, gt={record['dataset']['ground_truth']}), "
+        f"{run.request.dataset} (v{dataset['version']}, gt={dataset['ground_truth']}), "
         f"{run.split.protocol} {run.split.params} split {run.split.sha256[:10]}, "
         f"SDR operator {metric['sdr_operator']}, {metric['aggregation']} aggregation"
     )

@@ -106,9 +106,7 @@ class BenchmarkRun:
         self.request = request
         self.echo = echo
         if request.sdr_operator not in SDR_OPERATORS:
-            raise UsageError(
-                f"SDR operator {request.sdr_operator!r} is unknown; use '<=' or '<'."
-            )
+            raise UsageError(f"SDR operator {request.sdr_operator!r} is unknown; use '<=' or '<'.")
         dataset_cls = DATASETS.get(request.dataset)
         self.method_cls = METHODS.get(request.method)
         protocol = PROTOCOLS.get(request.protocol)
@@ -180,7 +178,9 @@ class BenchmarkRun:
         tracker = Tracker(resolve_tracking_uri(self.request.tracking_uri), self.request.dataset)
         record = self.protocol_record()
         run_key = self.identity.key
-        parent = tracker.parent_run(run_key, f"{self.request.method} seed {self.request.seed}", record)
+        parent = tracker.parent_run(
+            run_key, f"{self.request.method} seed {self.request.seed}", record
+        )
         tracker.discard_unfinished_folds(run_key)
         logged = tracker.finished_folds(run_key)
         trained, resumed, failed = [], [], {}
@@ -216,7 +216,9 @@ class BenchmarkRun:
 
     def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
         fold_seed = self.request.seed * 1000 + fold.index
-        train_ids, val_ids = inner_validation_split(fold.train, self.request.val_fraction, fold_seed)
+        train_ids, val_ids = inner_validation_split(
+            fold.train, self.request.val_fraction, fold_seed
+        )
         self.echo(
             f"[{self.request.method}] fold {fold.name}: train {len(train_ids)}, "
             f"validation {len(val_ids)} (inner, not reported), test {len(fold.test)}"

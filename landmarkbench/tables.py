@@ -100,8 +100,13 @@ def _columns(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list
         mean = float(np.mean(row.fold_mre))
         std = float(np.std(row.fold_mre, ddof=1)) if len(row.fold_mre) > 1 else 0.0
         cells.append(
-            [label, row.protocol, ",".join(map(str, row.seeds)), f"{mean:.2f} ± {std:.2f}",
-             f"{row.pooled_mre:.2f}"]
+            [
+                label,
+                row.protocol,
+                ",".join(map(str, row.seeds)),
+                f"{mean:.2f} ± {std:.2f}",
+                f"{row.pooled_mre:.2f}",
+            ]
             + [f"{row.pooled_sdr.get(r, float('nan')):.2f}" for r in radii]
         )
         values.append([mean, row.pooled_mre] + [row.pooled_sdr.get(r, np.nan) for r in radii])

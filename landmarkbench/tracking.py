@@ -101,12 +101,16 @@ class Tracker:
 
     def finished_folds(self, run_key: str) -> set[str]:
         """Names of folds of ``run_key`` that already have a FINISHED nested run."""
-        found = self._search(f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status = 'FINISHED'")
+        found = self._search(
+            f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status = 'FINISHED'"
+        )
         return {r.data.tags[FOLD_TAG] for r in found if FOLD_TAG in r.data.tags}
 
     def discard_unfinished_folds(self, run_key: str) -> None:
         """Delete nested runs a killed process left RUNNING, so each fold ends with one run."""
-        found = self._search(f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status != 'FINISHED'")
+        found = self._search(
+            f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status != 'FINISHED'"
+        )
         for run in found:
             if FOLD_TAG in run.data.tags:
                 self.client.delete_run(run.info.run_id)
@@ -166,6 +170,8 @@ class Tracker:
         items = [Metric(k, float(v), stamp, 0) for k, v in sorted(metrics.items()) if v == v]
         if series is not None:
             name, values = series
-            items += [Metric(name, float(v), stamp, step) for step, v in enumerate(values) if v == v]
+            items += [
+                Metric(name, float(v), stamp, step) for step, v in enumerate(values) if v == v
+            ]
         for start in range(0, len(items), 500):
             self.client.log_batch(run_id, metrics=items[start : start + 500])

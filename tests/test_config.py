@@ -7,7 +7,13 @@ import pytest
 from landmarkbench.config import parse_overrides, resolve_config, short_hash
 from landmarkbench.errors import ConfigError
 
-DEFAULTS = {"max_epochs": 40, "learning_rate": 1e-3, "augment": True, "channels": (16, 32), "name": "x"}
+DEFAULTS = {
+    "max_epochs": 40,
+    "learning_rate": 1e-3,
+    "augment": True,
+    "channels": (16, 32),
+    "name": "x",
+}
 
 
 def test_overrides_take_the_type_of_the_default() -> None:
@@ -16,8 +22,13 @@ def test_overrides_take_the_type_of_the_default() -> None:
         parse_overrides(["max_epochs=3", "learning_rate=0.5", "augment=false", "channels=4,8,16"]),
         owner="method 'm'",
     )
-    assert resolved == {**DEFAULTS, "max_epochs": 3, "learning_rate": 0.5, "augment": False,
-                        "channels": (4, 8, 16)}
+    assert resolved == {
+        **DEFAULTS,
+        "max_epochs": 3,
+        "learning_rate": 0.5,
+        "augment": False,
+        "channels": (4, 8, 16),
+    }
 
 
 def test_unknown_key_is_a_did_you_mean_error() -> None:

@@ -87,7 +87,7 @@ def test_edited_split_file_is_refused(tmp_path: Path) -> None:
 
 def test_overlap_between_train_and_test_is_an_error() -> None:
     bad = Split("kfold", {}, (Fold(0, "fold_0", ("c000", "c001"), ("c001", "c002")),))
-    with pytest.raises(SplitError, match="both train and test.*'c001'"):
+    with pytest.raises(SplitError, match=r"both train and test.*'c001'"):
         validate_split(bad, IDS)
 
 

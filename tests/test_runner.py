@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_DATA, TINY_NET
+
 from landmarkbench import run_summary
 from landmarkbench.cli.main import main
 from landmarkbench.fold_records import read_predictions
@@ -47,7 +47,10 @@ def test_tiny_run_writes_the_source_of_truth_and_logs(workdir: Path, capsys) -> 
         # The pooled MRE is the mean over every out-of-fold PE in the prediction files.
         run_dir = path.parent
         pe = np.concatenate(
-            [read_predictions(d / "predictions.csv").point_error for d in sorted(run_dir.glob("fold_*"))]
+            [
+                read_predictions(d / "predictions.csv").point_error
+                for d in sorted(run_dir.glob("fold_*"))
+            ]
         )
         assert pe.shape == (12, 19)
         assert summary["pooled"]["mre"] == pytest.approx(float(np.mean(pe)))
@@ -59,8 +62,15 @@ def test_tiny_run_writes_the_source_of_truth_and_logs(workdir: Path, capsys) -> 
     assert len(folds) == 6
     assert all(r.info.status == "FINISHED" for r in folds)
     params = folds[0].data.params
-    for key in ("protocol.split_sha256", "dataset.ground_truth", "metric.sdr_operator",
-                "metric.aggregation", "seed", "code_version", "dataset.version"):
+    for key in (
+        "protocol.split_sha256",
+        "dataset.ground_truth",
+        "metric.sdr_operator",
+        "metric.aggregation",
+        "seed",
+        "code_version",
+        "dataset.version",
+    ):
         assert key in params
 
 
@@ -103,10 +113,16 @@ def test_interrupted_fold_leaves_nothing_half_written_and_rerun_completes(
     assert main([*RUN, *TINY_NET, "--method", "subpixel"]) == 0
     assert "trained 0 fold(s), reused 3 finished fold(s)" in capsys.readouterr().out
     folds = _finished_fold_runs(f"sqlite:///{(workdir / 'mlflow.db').resolve()}")
-    assert sorted(r.data.tags["landmarkbench.fold"] for r in folds) == ["fold_0", "fold_1", "fold_2"]
+    assert sorted(r.data.tags["landmarkbench.fold"] for r in folds) == [
+        "fold_0",
+        "fold_1",
+        "fold_2",
+    ]
 
 
-def test_changing_the_sdr_operator_reuses_folds_and_changes_the_record(workdir: Path, capsys) -> None:
+def test_changing_the_sdr_operator_reuses_folds_and_changes_the_record(
+    workdir: Path, capsys
+) -> None:
     assert main([*RUN, "--method", "mean_shape"]) == 0
     assert main([*RUN, "--method", "mean_shape", "--sdr-operator", "<"]) == 0
     out = capsys.readouterr().out

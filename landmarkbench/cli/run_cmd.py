@@ -23,22 +23,64 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command("run", epilog=EXAMPLES)
-@click.option("--dataset", default="synthetic_ceph", show_default=True, help="Dataset name (see 'ls datasets').")
-@click.option("--method", "methods", multiple=True, help="Method name(s), repeatable or comma separated [default: mean_shape,subpixel].")
+@click.option(
+    "--dataset",
+    default="synthetic_ceph",
+    show_default=True,
+    help="Dataset name (see 'ls datasets').",
+)
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    help="Method name(s), repeatable or comma separated [default: mean_shape,subpixel].",
+)
 @click.option("--protocol", default="kfold", show_default=True, help="kfold or official.")
 @click.option("--folds", default=5, show_default=True, type=int, help="K for --protocol kfold.")
-@click.option("--split-seed", default=0, show_default=True, type=int, help="Seed of the fold assignment.")
-@click.option("--seed", "seeds", multiple=True, type=int, help="Training seed(s), repeatable [default: 0].")
+@click.option(
+    "--split-seed", default=0, show_default=True, type=int, help="Seed of the fold assignment."
+)
+@click.option(
+    "--seed", "seeds", multiple=True, type=int, help="Training seed(s), repeatable [default: 0]."
+)
 @click.option("--gt", "ground_truth", default=None, help="Ground-truth source (dataset specific).")
-@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. n_cases=200.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Method setting, e.g. max_epochs=80.")
-@click.option("--sdr-radii", default=None, help="Comma-separated SDR radii in mm [default: the dataset's].")
+@click.option(
+    "--data-option",
+    "data_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Dataset option, e.g. n_cases=200.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Method setting, e.g. max_epochs=80.",
+)
+@click.option(
+    "--sdr-radii", default=None, help="Comma-separated SDR radii in mm [default: the dataset's]."
+)
 @click.option("--sdr-operator", default="<=", show_default=True, type=click.Choice(["<=", "<"]))
-@click.option("--aggregation", default="pooled", show_default=True, type=click.Choice(["pooled", "per_image"]))
-@click.option("--val-fraction", default=0.1, show_default=True, type=float, help="Inner validation share of each training fold.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--results-dir", default="results", show_default=True, type=click.Path(path_type=Path))
-@click.option("--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db].")
+@click.option(
+    "--aggregation", default="pooled", show_default=True, type=click.Choice(["pooled", "per_image"])
+)
+@click.option(
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="Inner validation share of each training fold.",
+)
+@click.option(
+    "--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"])
+)
+@click.option(
+    "--results-dir", default="results", show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run_command(**options) -> None:
     """Train and evaluate every fold, store predictions and metrics, log to MLflow.

@@ -16,7 +16,10 @@ from landmarkbench.tables import FORMATS
 )
 @click.option("--dataset", default="synthetic_ceph", show_default=True, help="Dataset name.")
 @click.option(
-    "--results-dir", default="results", show_default=True, type=click.Path(path_type=Path),
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(path_type=Path),
     help="Where runs stored their results.",
 )
 @click.option("--format", "fmt", default="markdown", show_default=True, type=click.Choice(FORMATS))

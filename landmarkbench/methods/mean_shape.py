@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class MeanShape(Method):
     share one mean layout. Missing (NaN) training landmarks are ignored.
     """
 
-    defaults = {}
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
         stacked = np.stack([_relative(c.landmarks, c.shape) for c in train])

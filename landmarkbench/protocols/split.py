@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from landmarkbench.atomic_io import write_json_atomically
+from landmarkbench.config import canonical_json
 from landmarkbench.errors import SplitError
 
 
@@ -46,7 +47,7 @@ class Split:
         }
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
+        return canonical_json(self.to_json_dict())
 
     @property
     def sha256(self) -> str:

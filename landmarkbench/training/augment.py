@@ -78,7 +78,9 @@ def random_affine(
     flip = torch.eye(ndim).flip(0)
     theta = torch.cat([flip @ linear @ flip, (flip @ shift[..., None])], dim=2).to(device)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    warped = F.grid_sample(
+        images, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
     gain = 1.0 + (torch.rand(batch, generator=generator) * 2 - 1) * aug.intensity
     offset = (torch.rand(batch, generator=generator) * 2 - 1) * aug.intensity
     view = (batch,) + (1,) * (images.ndim - 1)

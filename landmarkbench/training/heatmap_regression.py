@@ -46,7 +46,9 @@ def to_network_grid(
         mapping = ResizePad(case.shape, shape)
         image = torch.from_numpy(np.ascontiguousarray(case.image, dtype=np.float32))
         images.append(mapping.image_to_target(normalise_intensity(image)[None, None])[0])
-        points.append(torch.as_tensor(mapping.points_to_target(case.landmarks), dtype=torch.float32))
+        points.append(
+            torch.as_tensor(mapping.points_to_target(case.landmarks), dtype=torch.float32)
+        )
         mappings.append(mapping)
     return torch.stack(images), torch.stack(points), mappings
 
@@ -103,7 +105,10 @@ class HeatmapRegression:
     @staticmethod
     def _to_original(grid_points: torch.Tensor, mappings: Sequence[ResizePad]) -> np.ndarray:
         return np.stack(
-            [np.asarray(m.points_to_original(p.numpy())) for m, p in zip(mappings, grid_points)]
+            [
+                np.asarray(m.points_to_original(p.numpy()))
+                for m, p in zip(mappings, grid_points, strict=True)
+            ]
         )
 
     def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:

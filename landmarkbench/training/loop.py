@@ -87,7 +87,9 @@ def fit_loop(
     )
     epoch = -1
     for epoch in epochs:
-        mean_loss = _run_epoch(model, optimizer, batch_loss, images, points, settings, ctx, generator, augment, epoch)
+        mean_loss = _run_epoch(
+            model, optimizer, batch_loss, images, points, settings, ctx, generator, augment, epoch
+        )
         error = validate()
         if settings.lr_schedule == "plateau":
             scheduler.step(error)
@@ -123,7 +125,9 @@ def _scheduler(optimizer: torch.optim.Optimizer, settings: LoopSettings):
     )
 
 
-def _run_epoch(model, optimizer, batch_loss, images, points, settings, ctx, generator, augment, epoch):
+def _run_epoch(
+    model, optimizer, batch_loss, images, points, settings, ctx, generator, augment, epoch
+):
     model.train()
     order = torch.randperm(images.shape[0], generator=generator)
     total, count = 0.0, 0
