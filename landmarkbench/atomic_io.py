@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from landmarkbench.errors import ResultsError
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
@@ -45,3 +49,30 @@ def remove_stale_staging(parent: Path) -> None:
     if parent.is_dir():
         for leftover in parent.glob(".*.partial"):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (one writer per run folder at a time).
+
+    Raises:
+        ResultsError: if another process holds the lock.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, run unguarded
+        yield
+        return
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ResultsError(
+                f"Another landmarkbench process is writing '{folder}'; wait for it to finish "
+                "(or stop it) before running the same benchmark again."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -22,7 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from landmarkbench.atomic_io import commit_dir, remove_stale_staging, staging_dir
+from landmarkbench.atomic_io import (
+    commit_dir,
+    exclusive_lock,
+    remove_stale_staging,
+    staging_dir,
+)
 from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
 from landmarkbench.config import resolve_config, short_hash
 from landmarkbench.datasets.base import LandmarkDataset
@@ -125,6 +130,10 @@ class BenchmarkRun:
         split = protocol(self.dataset, folds=request.folds, split_seed=request.split_seed)
         validate_split(split, self.dataset.case_ids())
         root = Path(request.results_dir).resolve()
+        if root.exists() and not root.is_dir():
+            raise UsageError(
+                f"--results-dir '{root}' is a file; pass a folder (it is created if missing)."
+            )
         self.split: Split = persist_split(split, split_file(root, request.dataset, split.identity))
         self.root = root
         self.identity = RunIdentity(
@@ -169,11 +178,16 @@ class BenchmarkRun:
 
     def execute(self) -> RunOutcome:
         """Run (or resume) every fold, then summarise and log."""
-        from landmarkbench.tracking import Tracker, resolve_tracking_uri
         from landmarkbench.training.device import resolve_device
 
         device = resolve_device(self.request.device)
         run_dir = self.identity.run_dir(self.root)
+        with exclusive_lock(run_dir):
+            return self._execute_locked(run_dir, device)
+
+    def _execute_locked(self, run_dir: Path, device: str) -> RunOutcome:
+        from landmarkbench.tracking import Tracker, resolve_tracking_uri
+
         remove_stale_staging(run_dir)
         tracker = Tracker(resolve_tracking_uri(self.request.tracking_uri), self.request.dataset)
         record = self.protocol_record()

@@ -149,3 +149,39 @@ def test_custom_tracking_uri_path(workdir: Path) -> None:
     assert main([*RUN, "--method", "mean_shape", "--tracking-uri", str(store)]) == 0
     assert store.is_file()
     assert not (workdir / "mlflow.db").exists()
+
+
+def test_second_writer_of_the_same_run_is_refused(workdir: Path, capsys) -> None:
+    from landmarkbench.atomic_io import exclusive_lock
+
+    assert main([*RUN, "--method", "mean_shape"]) == 0
+    run_dir = next((workdir / "results").rglob("seed_0"))
+    capsys.readouterr()
+    with exclusive_lock(run_dir):
+        assert main([*RUN, "--method", "mean_shape"]) == 1
+    assert "Another landmarkbench process is writing" in capsys.readouterr().err
+
+
+def test_fold_run_left_running_by_a_killed_process_is_replaced(workdir: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    assert main([*RUN, "--method", "mean_shape"]) == 0
+    uri = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
+    client = MlflowClient(tracking_uri=uri)
+    fold_runs = _finished_fold_runs(uri)
+    stale = next(r for r in fold_runs if r.data.tags["landmarkbench.fold"] == "fold_1")
+    client.set_terminated(stale.info.run_id, "RUNNING")  # as if killed while logging
+    assert main([*RUN, "--method", "mean_shape"]) == 0
+    fold_runs = _finished_fold_runs(uri)
+    assert sorted(r.data.tags["landmarkbench.fold"] for r in fold_runs) == [
+        "fold_0",
+        "fold_1",
+        "fold_2",
+    ]
+    assert all(r.info.status == "FINISHED" for r in fold_runs)
+
+
+def test_results_dir_that_is_a_file_exits_2(workdir: Path, capsys) -> None:
+    (workdir / "results").write_text("not a folder")
+    assert main([*RUN, "--method", "mean_shape"]) == 2
+    assert "is a file" in capsys.readouterr().err

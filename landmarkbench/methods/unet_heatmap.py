@@ -24,7 +24,7 @@ HEATMAP_UNET_DEFAULTS: dict[str, Any] = {
     "sigma_px": 1.5,
     "heatmap_peak": 10.0,
     # Optimisation (sized for a CPU; raise max_epochs on a GPU).
-    "max_epochs": 30,
+    "max_epochs": 25,
     "batch_size": 4,
     "learning_rate": 2e-3,
     "weight_decay": 1e-5,

@@ -83,7 +83,12 @@ def fit_loop(
     best_error, best_epoch, best_state = math.inf, -1, None
     started = time.perf_counter()
     epochs = tqdm(
-        range(settings.max_epochs), desc="train", leave=False, disable=not ctx.progress, unit="ep"
+        range(settings.max_epochs),
+        desc="train",
+        leave=False,
+        unit="ep",
+        # None: tqdm shows the bar on a terminal only (no flood of lines in CI logs).
+        disable=True if not ctx.progress else None,
     )
     epoch = -1
     for epoch in epochs:
