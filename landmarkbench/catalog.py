@@ -25,7 +25,11 @@ METHODS: Registry[type[Method]] = Registry(
 )
 PROTOCOLS: Registry[Any] = Registry(
     "protocol",
-    providers=["landmarkbench.protocols.kfold", "landmarkbench.protocols.official"],
+    providers=[
+        "landmarkbench.protocols.kfold",
+        "landmarkbench.protocols.official",
+        "landmarkbench.protocols.published_folds",
+    ],
 )
 
 REGISTRIES = {"datasets": DATASETS, "methods": METHODS, "protocols": PROTOCOLS}

@@ -11,6 +11,7 @@ from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import SplitError, UsageError
 from landmarkbench.protocols.kfold import kfold_split
 from landmarkbench.protocols.official import official_split
+from landmarkbench.protocols.published_folds import published_folds_split
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 
 
@@ -107,3 +108,19 @@ def test_official_split_makes_one_fold_per_test_set() -> None:
 def test_official_split_requires_a_declaration() -> None:
     with pytest.raises(UsageError, match="declares no official split"):
         official_split(IdsOnly(IDS))
+
+
+def test_published_folds_train_on_the_other_folds() -> None:
+    class Published(IdsOnly):
+        def published_folds(self):
+            return [IDS[:8], IDS[8:16], IDS[16:]]
+
+    split = published_folds_split(Published(IDS))
+    assert [len(f.test) for f in split.folds] == [8, 8, 7]
+    validate_split(split, IDS)
+    assert set(split.folds[0].train) == set(IDS[8:])
+
+
+def test_published_folds_require_a_declaration() -> None:
+    with pytest.raises(UsageError, match="publishes no cross-validation folds"):
+        published_folds_split(IdsOnly(IDS))

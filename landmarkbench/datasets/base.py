@@ -10,7 +10,7 @@ Conventions (the single place they are stated):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,25 +19,74 @@ import numpy as np
 from landmarkbench.errors import UsageError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Case:
-    """One image with its landmarks, on its original grid."""
+    """One image with its landmarks, on its original grid.
+
+    The pixels are read lazily: ``image`` calls ``image_reader`` (or returns the array given
+    in memory), so listing cases, checking shapes and mapping coordinates never decodes an
+    image, and the preprocessing cache can skip decoding altogether.
+
+    Attributes:
+        case_id: The dataset's id of the case.
+        landmarks: (C, d) in array-index order, NaN where missing. For multi-instance
+            datasets it is (0, d) and ``instances`` holds the points.
+        spacing: (d,) mm per pixel along each array axis.
+        image_shape: Spatial shape of the image, (H, W) or (D, H, W).
+        image_reader: Returns the float32 image; None when ``pixels`` is given.
+        pixels: The image already in memory (synthetic data, tests).
+        instances: Multi-instance datasets only: one (k_i, d) array per class (k_i may be 0).
+        source: Identity of the image source (e.g. the file path) for caches.
+        extra: Anything else an adapter wants to expose (e.g. other annotators).
+    """
 
     case_id: str
-    image: np.ndarray
     landmarks: np.ndarray
     spacing: np.ndarray
+    image_shape: tuple[int, ...]
+    image_reader: Callable[[], np.ndarray] | None = None
+    pixels: np.ndarray | None = None
+    instances: tuple[np.ndarray, ...] | None = None
+    source: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def in_memory(
+        cls,
+        case_id: str,
+        image: np.ndarray,
+        landmarks: np.ndarray,
+        spacing: np.ndarray,
+        **kwargs: Any,
+    ) -> Case:
+        """A case whose image is already an array."""
+        return cls(
+            case_id=case_id,
+            landmarks=landmarks,
+            spacing=spacing,
+            image_shape=tuple(int(s) for s in image.shape),
+            pixels=image,
+            **kwargs,
+        )
+
+    @property
+    def image(self) -> np.ndarray:
+        """The image (float32), read now if it is not in memory."""
+        if self.pixels is not None:
+            return self.pixels
+        if self.image_reader is None:
+            raise ValueError(f"Case {self.case_id!r} has neither pixels nor an image reader.")
+        return self.image_reader()
 
     @property
     def ndim(self) -> int:
         """Spatial dimensionality (2 or 3)."""
-        return int(self.landmarks.shape[1])
+        return len(self.image_shape)
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Spatial shape of the image."""
-        return tuple(int(s) for s in self.image.shape)
+        return self.image_shape
 
 
 class LandmarkDataset(ABC):
@@ -54,6 +103,9 @@ class LandmarkDataset(ABC):
     landmark_names: ClassVar[tuple[str, ...]]
     ground_truth_options: ClassVar[tuple[str, ...]]
     default_sdr_radii_mm: ClassVar[tuple[float, ...]] = (2.0, 2.5, 3.0, 4.0)
+    # Multi-instance datasets (a variable number of points per class) set this to True and
+    # fill ``Case.instances``; ``landmark_names`` then names the classes.
+    multi_instance: ClassVar[bool] = False
 
     def __init__(self, ground_truth: str | None = None) -> None:
         chosen = ground_truth or self.ground_truth_options[0]
@@ -91,6 +143,10 @@ class LandmarkDataset(ABC):
 
     def official_split(self) -> dict[str, list[str]] | None:
         """The dataset's declared split {"train": [...], "<test name>": [...]} or None."""
+        return None
+
+    def published_folds(self) -> list[list[str]] | None:
+        """Test folds of a published cross-validation (e.g. ISBI's 4 folds) or None."""
         return None
 
     def options(self) -> dict[str, Any]:

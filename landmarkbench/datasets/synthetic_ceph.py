@@ -168,7 +168,7 @@ class SyntheticCeph(LandmarkDataset):
             DataError: if ``case_id`` is not one of ``case_ids()``.
         """
         arrays = self.case_arrays(self._case_index(case_id))
-        return Case(
+        return Case.in_memory(
             case_id=case_id,
             image=arrays["image"],
             landmarks=arrays[self.ground_truth].copy(),
