@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 DATASETS: Registry[type[LandmarkDataset]] = Registry(
     "dataset",
-    providers=["landmarkbench.datasets.synthetic_ceph"],
+    providers=[
+        "landmarkbench.datasets.synthetic_ceph",
+        "landmarkbench.datasets.synthetic_ct",
+        "landmarkbench.datasets.synthetic_endo",
+    ],
 )
 METHODS: Registry[type[Method]] = Registry(
     "method",
