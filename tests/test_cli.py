@@ -23,7 +23,7 @@ def test_ls_one_registry(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_dataset_exits_2_with_did_you_mean(workdir, capsys) -> None:
     assert main(["run", "--dataset", "synthetic_cephh"]) == 2
     err = capsys.readouterr().err
-    assert "Unknown dataset 'synthetic_cephh'. Did you mean 'synthetic_ceph'?" in err
+    assert "Unknown dataset 'synthetic_cephh'. Did you mean 'synthetic_ceph'" in err
     assert "Traceback" not in err
     assert not (workdir / "results").exists()
 
