@@ -1,7 +1,8 @@
 """Fold records (fold.json) and the run summary (summary.json) built from the fold files.
 
-Metrics in the summary are always recomputed from each fold's ``predictions.csv`` with the
-conventions of the current request, so changing the SDR operator never needs retraining.
+Metrics in the summary are always recomputed from each fold's prediction records
+(``predictions.csv`` or ``instances.csv``) with the conventions of the current request, so
+changing the SDR operator never needs retraining.
 """
 
 from __future__ import annotations
@@ -14,19 +15,14 @@ from typing import Any
 import numpy as np
 
 from landmarkbench.atomic_io import write_json_atomically
-from landmarkbench.fold_records import FoldPredictions, read_predictions
-from landmarkbench.metrics import summarize
+from landmarkbench.evaluation import evaluation_for, value_of
 from landmarkbench.protocols.split import Fold, Split
-from landmarkbench.results_layout import FOLD_FILE, PREDICTIONS_FILE, SUMMARY_FILE, RunIdentity
+from landmarkbench.results_layout import FOLD_FILE, SUMMARY_FILE, RunIdentity
 
 
-def _metric_settings(record: Mapping[str, Any]) -> dict[str, Any]:
-    metric = record["metric"]
-    return {
-        "radii_mm": metric["sdr_radii_mm"],
-        "operator": metric["sdr_operator"],
-        "aggregation": metric["aggregation"],
-    }
+def evaluation_of(record: Mapping[str, Any]):
+    """The evaluation matching a run's protocol record (points or multi-instance)."""
+    return evaluation_for(bool(record["dataset"].get("multi_instance", False)))
 
 
 def write_fold_record(
@@ -38,7 +34,7 @@ def write_fold_record(
     fit_summary: Mapping[str, Any],
     history: Mapping[str, list[float]],
     seconds: float,
-    predictions: FoldPredictions,
+    metrics: Mapping[str, Any],
     record: Mapping[str, Any],
 ) -> None:
     """Write ``fold.json`` beside the fold's predictions (inside its staging folder)."""
@@ -52,7 +48,7 @@ def write_fold_record(
             "fit": dict(fit_summary),
             "history": dict(history),
             "seconds": round(seconds, 3),
-            "metrics": summarize(predictions.point_error, **_metric_settings(record)),
+            "metrics": dict(metrics),
             "record": dict(record),
         },
     )
@@ -61,9 +57,12 @@ def write_fold_record(
 def load_fold_record(folder: Path) -> dict[str, Any] | None:
     """The fold's ``fold.json`` if the fold is complete, else None."""
     path = folder / FOLD_FILE
-    if not path.is_file() or not (folder / PREDICTIONS_FILE).is_file():
+    if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    record = json.loads(path.read_text())
+    if not (folder / evaluation_of(record["record"]).records_file).is_file():
+        return None
+    return record
 
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
@@ -82,25 +81,25 @@ def build_summary(
     failed: Mapping[str, str],
 ) -> dict[str, Any]:
     """Recompute per-fold and pooled out-of-fold metrics and write ``summary.json``."""
-    settings = _metric_settings(record)
+    evaluation = evaluation_of(record)
+    settings = record["metric"]
+    names = record["dataset"]["landmark_names"]
     per_fold: dict[str, Any] = {}
-    pooled_pe = []
+    all_records = []
     for fold in split.folds:
         folder = identity.fold_dir(root, fold.name)
         if load_fold_record(folder) is None:
             continue
-        pe = read_predictions(folder / PREDICTIONS_FILE).point_error
-        pooled_pe.append(pe)
-        per_fold[fold.name] = summarize(pe, **settings)
-    complete = len(per_fold) == len(split.folds)
-    pooled = summarize(np.concatenate(pooled_pe), **settings) if pooled_pe else {}
-    radii_keys = list(pooled.get("sdr", {}))
-    over_folds = {}
-    if per_fold:
-        over_folds = {
-            "mre": _spread([m["mre"] for m in per_fold.values()]),
-            "sdr": {r: _spread([m["sdr"][r] for m in per_fold.values()]) for r in radii_keys},
-        }
+        fold_records = evaluation.read(folder, names)
+        all_records.append(fold_records)
+        per_fold[fold.name] = evaluation.summarize([fold_records], settings)
+    pooled = evaluation.summarize(all_records, settings) if all_records else {}
+    columns = [evaluation.primary, *evaluation.columns(pooled, settings.get("sdr_operator", ""))]
+    over_folds = {
+        column.header: _spread([value_of(m, column) for m in per_fold.values()])
+        for column in columns
+        if per_fold
+    }
     summary = {
         "identity": {
             "dataset": identity.dataset,
@@ -110,7 +109,7 @@ def build_summary(
             "seed": identity.seed,
         },
         "record": dict(record),
-        "complete": complete and not failed,
+        "complete": len(per_fold) == len(split.folds) and not failed,
         "folds_expected": [f.name for f in split.folds],
         "failed_folds": dict(failed),
         "per_fold": per_fold,

@@ -32,11 +32,11 @@ from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
 from landmarkbench.config import resolve_config, short_hash
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import LandmarkBenchError, TrainingError, UsageError
-from landmarkbench.fold_records import FoldPredictions, write_predictions
+from landmarkbench.evaluation import evaluation_for
 from landmarkbench.methods.base import FitContext
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 from landmarkbench.provenance import code_version
-from landmarkbench.results_layout import PREDICTIONS_FILE, RunIdentity, split_file
+from landmarkbench.results_layout import RunIdentity, split_file
 from landmarkbench.run_summary import build_summary, load_fold_record, write_fold_record
 
 SDR_OPERATORS = ("<=", "<")
@@ -118,6 +118,13 @@ class BenchmarkRun:
         self.dataset: LandmarkDataset = dataset_cls(
             ground_truth=request.ground_truth, **request.dataset_options
         )
+        self.evaluation = evaluation_for(self.dataset.multi_instance)
+        if self.dataset.multi_instance != self.method_cls.multi_instance:
+            kind = "multi-instance" if self.dataset.multi_instance else "one-point-per-landmark"
+            raise UsageError(
+                f"Method {request.method!r} cannot handle dataset {request.dataset!r}, which is "
+                f"{kind}; pick a method listed for such data in 'landmarkbench ls methods'."
+            )
         if self.dataset.ndim not in self.method_cls.supported_ndim:
             raise UsageError(
                 f"Method {request.method!r} supports {self.method_cls.supported_ndim}-D data but "
@@ -167,14 +174,24 @@ class BenchmarkRun:
             "config_hash": self.identity.config_hash,
             "seed": self.request.seed,
             "val_fraction": self.request.val_fraction,
-            "metric": {
-                "sdr_radii_mm": list(self.radii),
-                "sdr_operator": self.request.sdr_operator,
-                "aggregation": self.request.aggregation,
-                "pe": "euclidean, mm, original grid, per-axis spacing; NaN landmarks excluded",
-            },
+            "metric": self._metric_conventions(),
             "code_version": code_version(),
         }
+
+    def _metric_conventions(self) -> dict[str, Any]:
+        conventions: dict[str, Any] = {
+            "sdr_radii_mm": list(self.radii),
+            "sdr_operator": self.request.sdr_operator,
+            "aggregation": self.request.aggregation,
+            "pe": "euclidean, mm, original grid, per-axis spacing; NaN landmarks excluded",
+        }
+        if self.dataset.multi_instance:
+            conventions.update(
+                match_radius=float(self.dataset.match_radius_px),
+                match_unit="px",
+                matching="one-to-one, closest pairs first, distance <= radius",
+            )
+        return conventions
 
     def execute(self) -> RunOutcome:
         """Run (or resume) every fold, then summarise and log."""
@@ -217,16 +234,36 @@ class BenchmarkRun:
                     run_key,
                     fold.name,
                     {**record, "fold": fold.name},
-                    _flat_metrics(fold_record["metrics"]),
+                    self.evaluation.flat_metrics(fold_record["metrics"]),
                     fold_record.get("history"),
                     fold_dir,
                 )
         summary = build_summary(self.identity, self.root, self.split, record, failed)
         tracker.finish_parent(
-            parent, _flat_metrics(summary["pooled"]), "FAILED" if failed else "FINISHED"
+            parent,
+            self.evaluation.flat_metrics(summary["pooled"]),
+            "FAILED" if failed else "FINISHED",
         )
         summary["tracking_uri"] = tracker.uri
         return RunOutcome(self.identity, run_dir, summary, trained, resumed, failed)
+
+    def _check_prediction_shape(self, predicted: Any, n_cases: int) -> None:
+        """A method's predict() must return what the evaluation expects."""
+        if self.dataset.multi_instance:
+            ok = len(predicted) == n_cases and all(
+                len(case) == self.dataset.num_landmarks for case in predicted
+            )
+            expected = f"{n_cases} cases x {self.dataset.num_landmarks} classes of (k, d) points"
+            shape = f"{len(predicted)} cases"
+        else:
+            expected = (n_cases, self.dataset.num_landmarks, self.dataset.ndim)
+            shape = np.shape(predicted)
+            ok = shape == expected
+        if not ok:
+            raise LandmarkBenchError(
+                f"Method {self.request.method!r} returned predictions of shape {shape}; "
+                f"expected {expected}: fix the method's predict()."
+            )
 
     def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
         fold_seed = self.request.seed * 1000 + fold.index
@@ -260,21 +297,11 @@ class BenchmarkRun:
             self.dataset.load_many(train_ids), self.dataset.load_many(val_ids), ctx
         )
         test_cases = self.dataset.load_many(fold.test)
-        predicted = np.asarray(method.predict(test_cases), dtype=float)
-        expected = (len(test_cases), self.dataset.num_landmarks, self.dataset.ndim)
-        if predicted.shape != expected:
-            raise LandmarkBenchError(
-                f"Method {self.request.method!r} returned predictions of shape "
-                f"{predicted.shape}; expected {expected}: fix the method's predict()."
-            )
-        predictions = FoldPredictions(
-            case_ids=tuple(fold.test),
-            landmark_names=self.dataset.landmark_names,
-            predicted=predicted,
-            truth=np.stack([c.landmarks for c in test_cases]).astype(float),
-            spacing=np.stack([c.spacing for c in test_cases]).astype(float),
-        )
-        write_predictions(staging / PREDICTIONS_FILE, predictions)
+        predicted = method.predict(test_cases)
+        self._check_prediction_shape(predicted, len(test_cases))
+        records = self.evaluation.fold_records(test_cases, predicted, self.dataset.landmark_names)
+        self.evaluation.write(staging, records)
+        record = self.protocol_record()
         write_fold_record(
             staging,
             fold=fold,
@@ -283,16 +310,7 @@ class BenchmarkRun:
             fit_summary=fit_summary,
             history=history,
             seconds=time.perf_counter() - started,
-            predictions=predictions,
-            record=self.protocol_record(),
+            metrics=self.evaluation.summarize([records], record["metric"]),
+            record=record,
         )
         commit_dir(staging, fold_dir)
-
-
-def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """MLflow metric names for a ``metrics.summarize`` dict (overall numbers only)."""
-    flat = {k: metrics[k] for k in ("mre", "median", "std") if k in metrics}
-    for radius, value in metrics.get("sdr", {}).items():
-        flat[f"sdr_{radius}mm"] = value
-    flat["n_points"] = metrics.get("n_points", 0)
-    return flat

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from landmarkbench.errors import ResultsError
+from landmarkbench.evaluation import evaluation_for, value_of
 from landmarkbench.results_layout import summary_files
+from landmarkbench.run_summary import evaluation_of
 
 FORMATS = ("markdown", "csv", "latex")
 
@@ -32,11 +34,11 @@ class Row:
     config_hash: str
     protocol: str
     seeds: list[int]
-    fold_mre: list[float]
-    pooled_mre: float
-    pooled_sdr: dict[str, float]
+    fold_values: list[float]
+    pooled: dict[str, Any]
     operator: str
     ground_truth: str
+    multi_instance: bool
 
 
 def collect_rows(results_dir: Path, dataset: str) -> tuple[list[Row], list[str]]:
@@ -61,60 +63,68 @@ def collect_rows(results_dir: Path, dataset: str) -> tuple[list[Row], list[str]]
         )
     rows = []
     for (method, config_hash, split_id), summaries in sorted(groups.items()):
-        first = summaries[0]
-        pooled = _pool_seeds(summaries)
+        record = summaries[0]["record"]
+        evaluation = evaluation_of(record)
         rows.append(
             Row(
                 method=method,
                 config_hash=config_hash,
                 protocol=split_id,
                 seeds=sorted(s["identity"]["seed"] for s in summaries),
-                fold_mre=[m["mre"] for s in summaries for m in s["per_fold"].values()],
-                pooled_mre=pooled["mre"],
-                pooled_sdr=pooled["sdr"],
-                operator=first["record"]["metric"]["sdr_operator"],
-                ground_truth=first["record"]["dataset"]["ground_truth"],
+                fold_values=[
+                    value_of(m, evaluation.primary)
+                    for s in summaries
+                    for m in s["per_fold"].values()
+                ],
+                pooled=_mean_over_seeds([s["pooled"] for s in summaries], evaluation, record),
+                operator=record["metric"]["sdr_operator"],
+                ground_truth=record["dataset"]["ground_truth"],
+                multi_instance=bool(record["dataset"].get("multi_instance", False)),
             )
         )
     return rows, notes
 
 
-def _pool_seeds(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Average pooled numbers over seeds (each seed's pool has the same size)."""
-    mre = float(np.mean([s["pooled"]["mre"] for s in summaries]))
-    radii = list(summaries[0]["pooled"]["sdr"])
-    sdr = {r: float(np.mean([s["pooled"]["sdr"][r] for s in summaries])) for r in radii}
-    return {"mre": mre, "sdr": sdr}
+def _mean_over_seeds(pooled: Sequence[dict[str, Any]], evaluation, record) -> dict[str, Any]:
+    """The pooled numbers of several seeds, averaged column by column."""
+    if len(pooled) == 1:
+        return pooled[0]
+    columns = evaluation.columns(pooled[0], record["metric"]["sdr_operator"])
+    averaged: dict[str, Any] = {}
+    for column in columns:
+        target = averaged
+        for part in column.key[:-1]:
+            target = target.setdefault(part, {})
+        target[column.key[-1]] = float(np.mean([value_of(p, column) for p in pooled]))
+    return averaged
 
 
-def _columns(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[float]]]:
-    """Header, formatted cells and the raw values (for picking the best per column)."""
-    radii = list(rows[0].pooled_sdr)
-    operator = rows[0].operator
-    header = ["Method", "Protocol", "Seeds", "MRE mm ↓ (folds)", "Pooled MRE mm ↓"]
-    header += [f"SDR{operator}{r} mm % ↑" for r in radii]
+def _columns(
+    rows: Sequence[Row],
+) -> tuple[list[str], list[list[str]], list[list[float]], list[bool]]:
+    """Header, formatted cells, raw values and direction of every numeric column."""
+    evaluation = evaluation_for(rows[0].multi_instance)
+    columns = evaluation.columns(rows[0].pooled, rows[0].operator)
+    header = ["Method", "Protocol", "Seeds", f"{evaluation.primary.header} (folds)"]
+    header += [c.header for c in columns]
+    higher = [evaluation.primary.higher_is_better] + [c.higher_is_better for c in columns]
     names = [r.method for r in rows]
     cells, values = [], []
     for row in rows:
         label = row.method if names.count(row.method) == 1 else f"{row.method} [{row.config_hash}]"
-        mean = float(np.mean(row.fold_mre))
-        std = float(np.std(row.fold_mre, ddof=1)) if len(row.fold_mre) > 1 else 0.0
+        mean = float(np.mean(row.fold_values))
+        std = float(np.std(row.fold_values, ddof=1)) if len(row.fold_values) > 1 else 0.0
+        numbers = [value_of(row.pooled, c) for c in columns]
         cells.append(
-            [
-                label,
-                row.protocol,
-                ",".join(map(str, row.seeds)),
-                f"{mean:.2f} ± {std:.2f}",
-                f"{row.pooled_mre:.2f}",
-            ]
-            + [f"{row.pooled_sdr.get(r, float('nan')):.2f}" for r in radii]
+            [label, row.protocol, ",".join(map(str, row.seeds)), f"{mean:.2f} ± {std:.2f}"]
+            + [f"{v:.2f}" for v in numbers]
         )
-        values.append([mean, row.pooled_mre] + [row.pooled_sdr.get(r, np.nan) for r in radii])
-    return header, cells, values
+        values.append([mean, *numbers])
+    return header, cells, values, higher
 
 
-def _best_rows(values: list[list[float]]) -> list[set[int]]:
-    """For each numeric column, the rows holding the best value (lowest MRE, highest SDR)."""
+def _best_rows(values: list[list[float]], higher: list[bool]) -> list[set[int]]:
+    """For each numeric column, the rows holding the best value."""
     array = np.asarray(values, dtype=float)
     best = []
     for col in range(array.shape[1]):
@@ -122,21 +132,21 @@ def _best_rows(values: list[list[float]]) -> list[set[int]]:
         if np.all(np.isnan(column)):
             best.append(set())
             continue
-        target = np.nanmin(column) if col < 2 else np.nanmax(column)
+        target = np.nanmax(column) if higher[col] else np.nanmin(column)
         best.append({int(i) for i in np.flatnonzero(np.isclose(column, target))})
     return best
 
 
 def render_table(rows: Sequence[Row], fmt: str = "markdown", title: str = "") -> str:
     """Render rows as a Markdown, CSV or LaTeX table."""
-    header, cells, values = _columns(rows)
+    header, cells, values, higher = _columns(rows)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(cells)
         return buffer.getvalue()
-    best = _best_rows(values)
+    best = _best_rows(values, higher)
     numeric_start = 3
     bold = (lambda s: f"**{s}**") if fmt == "markdown" else (lambda s: f"\\textbf{{{s}}}")
     for i, row in enumerate(cells):

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 import click
 
 from landmarkbench import __version__
+from landmarkbench.cli.fetch_cmd import fetch_command
 from landmarkbench.cli.ls_cmd import ls_command
 from landmarkbench.cli.run_cmd import run_command
 from landmarkbench.cli.table_cmd import table_command
+from landmarkbench.cli.validate_cmd import validate_command
 from landmarkbench.errors import LandmarkBenchError
 
 
@@ -32,6 +34,8 @@ def cli(debug: bool) -> None:
 cli.add_command(ls_command)
 cli.add_command(run_command)
 cli.add_command(table_command)
+cli.add_command(validate_command)
+cli.add_command(fetch_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -161,5 +161,7 @@ class LandmarkDataset(ABC):
             "ground_truth": self.ground_truth,
             "ndim": self.ndim,
             "num_landmarks": self.num_landmarks,
+            "landmark_names": list(self.landmark_names),
+            "multi_instance": self.multi_instance,
             "options": self.options(),
         }

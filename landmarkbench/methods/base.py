@@ -54,6 +54,9 @@ class Method(ABC):
 
     defaults: ClassVar[Mapping[str, Any]] = {}
     supported_ndim: ClassVar[tuple[int, ...]] = (2, 3)
+    # True for methods that predict a variable number of points per class (multi-instance
+    # datasets); their predict() returns, per case, one (k, d) array per class.
+    multi_instance: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any], *, num_landmarks: int, ndim: int) -> None:
         self.config = dict(config)
@@ -73,5 +76,6 @@ class Method(ABC):
         """Predict landmarks of ``cases`` on their original grids.
 
         Returns:
-            Array (N, C, d) in array-index order, pixel centres at integers.
+            Array (N, C, d) in array-index order, pixel centres at integers; for
+            multi-instance methods a sequence over cases of C arrays (k, d).
         """
