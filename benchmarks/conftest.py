@@ -29,7 +29,8 @@ def _medians(config: pytest.Config) -> dict[str, dict[str, float]]:
         if bench.has_error or not bench.stats:
             continue
         side = "landmarker" if "landmarker" in bench.name else "ours"
-        groups.setdefault(bench.group or bench.name, {})[side] = bench.stats.stats.median
+        stats = getattr(bench.stats, "stats", bench.stats)  # differs across plugin versions
+        groups.setdefault(bench.group or bench.name, {})[side] = stats.median
     return groups
 
 

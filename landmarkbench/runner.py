@@ -288,6 +288,7 @@ class BenchmarkRun:
             log_metric=log_metric,
             sdr_radii_mm=self.radii,
             network_shape=self.dataset.network_shape(),
+            match_radius=float(getattr(self.dataset, "match_radius_px", 6.0)),
         )
         method = self.method_cls(
             self.config, num_landmarks=self.dataset.num_landmarks, ndim=self.dataset.ndim

@@ -32,6 +32,7 @@ class FitContext:
         sdr_radii_mm: The radii the benchmark reports (a method may use them for selection).
         network_shape: The dataset's recommended working grid for networks (a method may
             override it with its own setting).
+        match_radius: Multi-instance data: the matching radius of the benchmark's metric.
     """
 
     device: str
@@ -41,6 +42,7 @@ class FitContext:
     log_metric: Callable[[str, float, int], None] = field(default=lambda name, value, step: None)
     sdr_radii_mm: tuple[float, ...] = (2.0, 2.5, 3.0, 4.0)
     network_shape: tuple[int, ...] = ()
+    match_radius: float = 6.0
 
 
 class Method(ABC):

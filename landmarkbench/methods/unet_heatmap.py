@@ -1,7 +1,8 @@
 """Heatmap regression with a MONAI U-Net and static Gaussian targets (L2 loss).
 
-Two registered methods share this recipe and differ only in how a heatmap becomes a point:
-``argmax`` (integer peak) and ``subpixel`` (peak refined by a per-axis quadratic fit).
+The registered methods share this recipe and differ only in how a heatmap becomes points:
+``argmax`` (integer peak), ``subpixel`` (peak refined by a per-axis quadratic fit), and, for
+multi-instance data, ``peak_heatmap`` (every peak above a threshold, non-maximum suppressed).
 """
 
 from __future__ import annotations
@@ -63,3 +64,23 @@ class SubpixelHeatmapUNet(_HeatmapUNet):
     """U-Net heatmap regression decoded by argmax plus per-axis quadratic refinement."""
 
     decoder = "subpixel"
+
+
+@METHODS.register(
+    "peak_heatmap", "Multi-instance: U-Net Gaussian heatmaps per class, peaks by NMS (L2)."
+)
+class PeakHeatmapUNet(_HeatmapUNet):
+    """U-Net heatmaps for multi-instance data: each class map's peaks above a threshold.
+
+    The target of a class is the maximum of Gaussians at its instances (an empty class has
+    an all-zero target); peaks are local maxima above ``peak_threshold`` x ``heatmap_peak``,
+    kept more than ``nms_radius_px`` apart.
+    """
+
+    decoder = "peaks"
+    multi_instance = True
+    defaults: ClassVar[dict[str, Any]] = {
+        **HEATMAP_UNET_DEFAULTS,
+        "peak_threshold": 0.4,
+        "nms_radius_px": 4.0,
+    }

@@ -1,4 +1,9 @@
-"""The torch side of heatmap regression: tensors on the network grid, U-Net, loss, decoding."""
+"""The torch side of heatmap regression: tensors on the network grid, U-Net, loss, decoding.
+
+Points are handled as (N, C, K, d): K = 1 for one point per landmark, K = the largest
+instance count for multi-instance data (padded with NaN, whose target maps are zero). The
+target of a class is the maximum of its instances' Gaussians.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import torch
 from landmarkbench.datasets.base import Case
 from landmarkbench.geometry import ResizePad
 from landmarkbench.heatmaps.decoders import argmax_decode, quadratic_subpixel_decode
+from landmarkbench.heatmaps.peaks import find_peaks
 from landmarkbench.heatmaps.targets import gaussian_heatmaps, landmark_mask
 from landmarkbench.methods.base import FitContext
 from landmarkbench.training.augment import AffineAugmentation, random_affine
@@ -37,30 +43,53 @@ def normalise_intensity(image: torch.Tensor) -> torch.Tensor:
     return (image - image.mean()) / image.std().clamp_min(1e-6)
 
 
+def case_points(case: Case, instances: int) -> np.ndarray:
+    """A case's points as (C, K, d): its landmarks (K = 1) or its instances padded with NaN."""
+    if case.instances is None:
+        return case.landmarks[:, None, :]
+    padded = np.full((len(case.instances), instances, case.ndim), np.nan)
+    for c, points in enumerate(case.instances):
+        padded[c, : len(points)] = points
+    return padded
+
+
 def to_network_grid(
     cases: Sequence[Case], shape: tuple[int, ...]
 ) -> tuple[torch.Tensor, torch.Tensor, list[ResizePad]]:
-    """Stack cases as (N, 1, *shape) images and (N, C, d) landmarks on the network grid."""
+    """Stack cases as (N, 1, *shape) images and (N, C, K, d) points on the network grid."""
+    instances = max((len(p) for c in cases for p in (c.instances or ())), default=1) or 1
     images, points, mappings = [], [], []
     for case in cases:
         mapping = ResizePad(case.shape, shape)
         image = torch.from_numpy(np.ascontiguousarray(case.image, dtype=np.float32))
         images.append(mapping.image_to_target(normalise_intensity(image)[None, None])[0])
-        points.append(
-            torch.as_tensor(mapping.points_to_target(case.landmarks), dtype=torch.float32)
-        )
+        grid_points = mapping.points_to_target(case_points(case, instances))
+        points.append(torch.as_tensor(grid_points, dtype=torch.float32))
         mappings.append(mapping)
     return torch.stack(images), torch.stack(points), mappings
 
 
+def _flat_points(points: torch.Tensor) -> torch.Tensor:
+    batch, classes, instances, d = points.shape
+    return points.reshape(batch, classes * instances, d)
+
+
 class HeatmapRegression:
-    """Fit and apply a U-Net that regresses one Gaussian heatmap per landmark."""
+    """Fit and apply a U-Net that regresses one Gaussian heatmap per landmark or class.
+
+    Args:
+        config: The method's resolved configuration.
+        num_landmarks: Output channels (landmarks, or classes for multi-instance data).
+        ndim: Spatial dimensionality.
+        decoder: "argmax" or "subpixel" (one point per map), or "peaks" (multi-instance:
+            non-maximum suppression with ``nms_radius_px`` and ``peak_threshold``).
+    """
 
     def __init__(self, config: dict[str, Any], num_landmarks: int, ndim: int, decoder: str) -> None:
         self.config = config
         self.num_landmarks = num_landmarks
         self.ndim = ndim
-        self.decode = DECODERS[decoder]
+        self.decoder = decoder
 
     def _build_network(self) -> torch.nn.Module:
         from monai.networks.nets import UNet
@@ -77,39 +106,74 @@ class HeatmapRegression:
 
     def _loss(self, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         predicted = self.network(images)
-        target = self.config["heatmap_peak"] * gaussian_heatmaps(
-            points, tuple(images.shape[2:]), self.config["sigma_px"]
+        batch, classes, instances, _ = points.shape
+        spatial = tuple(images.shape[2:])
+        maps = gaussian_heatmaps(_flat_points(points), spatial, self.config["sigma_px"])
+        target = self.config["heatmap_peak"] * maps.view(batch, classes, instances, *spatial).amax(
+            2
         )
-        valid = landmark_mask(points).to(predicted.dtype)
+        if self.decoder == "peaks":  # an empty class is a valid target: predict nothing
+            valid = torch.ones(batch, classes, device=points.device, dtype=predicted.dtype)
+        else:
+            valid = landmark_mask(points[:, :, 0]).to(predicted.dtype)
         squared = (predicted - target).pow(2).flatten(2).sum(-1)
         return (squared * valid).sum() / valid.sum().clamp_min(1.0)
 
     @torch.no_grad()
-    def _predict_grid(self, images: torch.Tensor) -> torch.Tensor:
+    def _predict_grid(self, images: torch.Tensor) -> list[Any]:
+        """Decoded points on the network grid: a (C, d) tensor or C (k, d) tensors per case."""
         self.network.eval()
-        decoded = []
+        decoded: list[Any] = []
         for start in range(0, images.shape[0], self.config["batch_size"]):
-            batch = images[start : start + self.config["batch_size"]].to(self.device)
-            decoded.append(self.decode(self.network(batch)).cpu())
-        return torch.cat(decoded)
+            maps = self.network(images[start : start + self.config["batch_size"]].to(self.device))
+            if self.decoder == "peaks":
+                threshold = self.config["peak_threshold"] * self.config["heatmap_peak"]
+                peaks = find_peaks(maps.float(), self.config["nms_radius_px"], threshold)
+                decoded += [[p.cpu() for p in case] for case in peaks.as_lists()]
+            else:
+                decoded += list(DECODERS[self.decoder](maps).cpu())
+        return decoded
 
-    def _validation_error(self, images, points, mappings, cases) -> float:
-        """Mean point error in mm on the validation cases' original grids."""
+    def _to_original(self, grid_points: Sequence[Any], mappings: Sequence[ResizePad]) -> list:
+        def back(mapping: ResizePad, points: torch.Tensor) -> np.ndarray:
+            return np.asarray(mapping.points_to_original(points.double().numpy()))
+
+        if self.decoder == "peaks":
+            return [
+                tuple(back(m, p) for p in case)
+                for m, case in zip(mappings, grid_points, strict=True)
+            ]
+        return [back(m, p) for m, p in zip(mappings, grid_points, strict=True)]
+
+    def _validation_error(self, images, mappings, cases, ctx: FitContext) -> float:
+        """Model-selection error on the inner validation cases (lower is better).
+
+        One point per landmark: mean point error in mm on the original grids. Multi-instance:
+        100 - F1 (%) of the one-to-one matching within ``ctx.match_radius``.
+        """
+        predicted = self._to_original(self._predict_grid(images), mappings)
+        if self.decoder == "peaks":
+            from landmarkbench.matching import match_batch
+
+            names = [str(c) for c in range(self.num_landmarks)]
+            pred = [dict(zip(names, case, strict=True)) for case in predicted]
+            true = [dict(zip(names, c.instances, strict=True)) for c in cases]
+            f1 = match_batch(pred, true, ctx.match_radius)["f1"]
+            return 100.0 * (1.0 - (0.0 if np.isnan(f1) else f1))
         from landmarkbench.metrics import point_error_mm
 
-        predicted = self._to_original(self._predict_grid(images), mappings)
         truth = np.stack([c.landmarks for c in cases])
         spacing = np.stack([c.spacing for c in cases])
-        return float(np.nanmean(point_error_mm(predicted, truth, spacing)))
+        return float(np.nanmean(point_error_mm(np.stack(predicted), truth, spacing)))
 
-    @staticmethod
-    def _to_original(grid_points: torch.Tensor, mappings: Sequence[ResizePad]) -> np.ndarray:
-        return np.stack(
-            [
-                np.asarray(m.points_to_original(p.numpy()))
-                for m, p in zip(mappings, grid_points, strict=True)
-            ]
-        )
+    def _augment(self, generator: torch.Generator):
+        aug = AffineAugmentation()
+
+        def apply(images: torch.Tensor, points: torch.Tensor):
+            warped, moved = random_affine(images, _flat_points(points), aug, generator)
+            return warped, moved.view(points.shape)
+
+        return apply
 
     def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
         generator = seed_everything(ctx.seed)
@@ -119,10 +183,7 @@ class HeatmapRegression:
         self.shape = network_shape(self.config["input_shape"], ctx, train[0])
         self.network = self._build_network().to(ctx.device)
         images, points, _ = to_network_grid(train, self.shape)
-        val_images, val_points, val_maps = to_network_grid(val, self.shape)
-        augment = None
-        if self.config["augment"]:
-            augment = partial(random_affine, aug=AffineAugmentation(), generator=generator)
+        val_images, _, val_maps = to_network_grid(val, self.shape)
         settings = LoopSettings(
             max_epochs=self.config["max_epochs"],
             batch_size=self.config["batch_size"],
@@ -135,18 +196,20 @@ class HeatmapRegression:
         summary = fit_loop(
             self.network,
             self._loss,
-            partial(self._validation_error, val_images, val_points, val_maps, val),
+            partial(self._validation_error, val_images, val_maps, val, ctx),
             images,
             points,
             settings,
             ctx,
             generator,
-            augment,
+            self._augment(generator) if self.config["augment"] else None,
         )
         summary["network_shape"] = list(self.shape)
         summary["parameters"] = sum(p.numel() for p in self.network.parameters())
         return summary
 
-    def predict(self, cases: Sequence[Case]) -> np.ndarray:
+    def predict(self, cases: Sequence[Case]) -> Any:
+        """Points on the original grids: (N, C, d), or per case C arrays (k, d) for peaks."""
         images, _, mappings = to_network_grid(cases, self.shape)
-        return self._to_original(self._predict_grid(images), mappings)
+        predicted = self._to_original(self._predict_grid(images), mappings)
+        return predicted if self.decoder == "peaks" else np.stack(predicted)
