@@ -5,7 +5,8 @@ Conventions (the single place they are stated):
 - Point error (PE) of one (image, landmark) pair is ``|| spacing * (pred - true) ||_2`` in mm,
   computed on the ORIGINAL image grid (map network-grid predictions back first).
 - A missing landmark (NaN in the truth or the prediction) has PE NaN. It is excluded from every
-  statistic and counted in ``n_missing``; it is never a hit or a miss of the SDR.
+  statistic and counted in ``n_missing``; it is never a hit or a miss of the SDR. Infinite
+  coordinates and negative or infinite PEs are errors, not missing values.
 - ``std`` is the POPULATION standard deviation (ddof = 0).
 - SDR values are percentages in [0, 100]; the comparison operator (``"<="`` or ``"<"``) is
   explicit and recorded in the summary.
@@ -38,7 +39,8 @@ def point_error_mm(pred: np.ndarray, true: np.ndarray, spacing: np.ndarray) -> n
         Array of shape (N, C) (float64): PE in mm, NaN where ``true`` or ``pred`` is NaN.
 
     Raises:
-        ValueError: If the shapes disagree or a spacing is not finite and positive.
+        ValueError: If the shapes disagree, a coordinate is infinite, or a spacing is not
+            finite and positive.
     """
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
@@ -64,8 +66,22 @@ def point_error_mm(pred: np.ndarray, true: np.ndarray, spacing: np.ndarray) -> n
             f"Spacing must be finite and positive (mm per pixel); got {spacing.tolist()}. "
             "Check the dataset's spacing rule."
         )
-    scale = np.broadcast_to(spacing, (n, d))[:, None, :]
-    return np.sqrt(np.sum((scale * (pred - true)) ** 2, axis=-1))
+    for name, points in (("pred", pred), ("true", true)):
+        if np.isinf(points).any():
+            raise ValueError(
+                f"Landmark coordinates must be finite or NaN (missing); {name} holds "
+                f"{int(np.isinf(points).sum())} infinite values. Mark a failed or missing "
+                "landmark as NaN."
+            )
+    diff = pred - true
+    diff *= diff
+    # sum_k (s_k * delta_k)^2 as a batched mat-vec with s^2: one pass instead of a broadcast
+    # multiply and a reduction over a length-d axis (several times faster for 10^5 points).
+    if spacing.ndim == 1:
+        squared = diff @ (spacing * spacing)
+    else:
+        squared = np.matmul(diff, (spacing * spacing)[:, :, None])[..., 0]
+    return np.sqrt(squared)
 
 
 def radius_key(radius_mm: float) -> str:
@@ -86,16 +102,19 @@ def sdr(pe: np.ndarray, radii_mm: Sequence[float], operator: str = "<=") -> dict
         when no PE is valid.
 
     Raises:
-        ValueError: If ``operator`` is not ``"<="`` or ``"<"``.
+        ValueError: If ``operator`` is not ``"<="`` or ``"<"``, a radius is negative or not
+            finite, or a PE is negative or infinite.
     """
     _check_operator(operator)
-    values = np.asarray(pe, dtype=np.float64).reshape(-1)
-    valid = ~np.isnan(values)
-    n = int(valid.sum())
-    radii = np.asarray(radii_mm, dtype=np.float64).reshape(-1)
-    rates = _hit_rates(values, valid, radii, operator, axis=0)
+    values = _checked_pe(pe).reshape(-1)
+    n = values.size - int(np.count_nonzero(np.isnan(values)))
+    radii = _checked_radii(radii_mm)
+    compare = _COMPARISONS[operator]
+    # One flat count per radius (NaN compares False, so it is never a hit): faster than a
+    # (radii, points) broadcast for the handful of radii used in practice.
     return {
-        float(r): (float(rate) if n else math.nan) for r, rate in zip(radii, rates, strict=True)
+        float(r): (100.0 * np.count_nonzero(compare(values, r)) / n if n else math.nan)
+        for r in radii
     }
 
 
@@ -128,13 +147,15 @@ def summarize(
              "n_points": int, "n_missing": int, "n_images": int,
              "operator": "<=", "aggregation": "pooled", "std_ddof": 0,
              "radii_mm": [2.0, ...],
-             "per_landmark": [{"mre", "median", "std", "sdr": {...}, "n": int}, ...]}
+             "per_landmark": [{"mre", "median", "std", "sdr": {...}, "n": int,
+                               "n_missing": int}, ...]}
 
         ``n_images`` counts images with at least one valid PE. When nothing is valid the
         statistics are NaN, ``n_points`` is 0, and no warning is emitted.
 
     Raises:
-        ValueError: If ``pe`` is not 2D or ``operator``/``aggregation`` is unknown.
+        ValueError: If ``pe`` is not 2D, holds negative or infinite values, a radius is
+            negative or not finite, or ``operator``/``aggregation`` is unknown.
     """
     _check_operator(operator)
     if aggregation not in AGGREGATIONS:
@@ -142,13 +163,13 @@ def summarize(
             f"Aggregation must be one of {', '.join(AGGREGATIONS)}; got {aggregation!r}. "
             "Use 'pooled' for all (image, landmark) pairs or 'per_image' for image means."
         )
-    pe = np.asarray(pe, dtype=np.float64)
+    pe = _checked_pe(pe)
     if pe.ndim != 2:
         raise ValueError(
             f"Point errors must have shape (N images, C landmarks); got shape {pe.shape}. "
             "Pass the output of point_error_mm."
         )
-    radii = np.asarray(radii_mm, dtype=np.float64).reshape(-1)
+    radii = _checked_radii(radii_mm)
     valid = ~np.isnan(pe)
     per_image_n = valid.sum(axis=1)
     if aggregation == "pooled":
@@ -179,6 +200,30 @@ def _check_operator(operator: str) -> None:
         )
 
 
+def _checked_radii(radii_mm: Sequence[float] | float) -> np.ndarray:
+    """Radii as a flat float64 array, each finite and non-negative."""
+    radii = np.asarray(radii_mm, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(radii) & (radii >= 0)):
+        raise ValueError(
+            f"SDR radii must be finite and non-negative (mm); got {radii.tolist()}. "
+            "Pass radii such as [2.0, 2.5, 3.0, 4.0]."
+        )
+    return radii
+
+
+def _checked_pe(pe: np.ndarray) -> np.ndarray:
+    """Point errors as float64; NaN (missing) is allowed, negative or infinite values are not."""
+    values = np.asarray(pe, dtype=np.float64)
+    bad = np.isinf(values) | (values < 0)
+    if bad.any():
+        raise ValueError(
+            f"Point errors must be non-negative and finite, or NaN for a missing landmark; "
+            f"got {int(bad.sum())} negative or infinite values. Pass the output of "
+            "point_error_mm."
+        )
+    return values
+
+
 def _hit_rates(
     values: np.ndarray, valid: np.ndarray, radii: np.ndarray, operator: str, axis: int
 ) -> np.ndarray:
@@ -187,9 +232,10 @@ def _hit_rates(
     Returns 0 (not NaN) where nothing is valid; callers mask those entries.
     """
     radii = radii.reshape((-1,) + (1,) * values.ndim)
+    # A comparison with NaN is False, so missing entries are never hits: no mask needed.
     within = _COMPARISONS[operator](np.expand_dims(values, 0), radii)
-    hits = np.sum(within & valid, axis=axis + 1)
-    n = np.sum(valid, axis=axis)
+    hits = np.count_nonzero(within, axis=axis + 1)
+    n = np.count_nonzero(valid, axis=axis)
     return 100.0 * hits / np.maximum(n, 1)
 
 
@@ -224,7 +270,8 @@ def _column_summaries(pe: np.ndarray, radii: np.ndarray, operator: str) -> list[
     stats = _masked_stats(pe, valid)
     rates = _hit_rates(pe, valid, radii, operator, axis=0)  # (R, columns)
     return [
-        _stat_dict(stats, rates, radii, column) | {"n": int(stats["n"][column])}
+        _stat_dict(stats, rates, radii, column)
+        | {"n": int(stats["n"][column]), "n_missing": int(pe.shape[0] - stats["n"][column])}
         for column in range(pe.shape[1])
     ]
 

@@ -259,6 +259,12 @@ class BenchmarkRun:
             expected = (n_cases, self.dataset.num_landmarks, self.dataset.ndim)
             shape = np.shape(predicted)
             ok = shape == expected
+            if ok and not np.isfinite(np.asarray(predicted, dtype=float)).all():
+                # A NaN prediction would be excluded like a missing truth and hide a failure.
+                raise LandmarkBenchError(
+                    f"Method {self.request.method!r} returned NaN or infinite coordinates; a "
+                    "method must predict every landmark: fix the method's predict()."
+                )
         if not ok:
             raise LandmarkBenchError(
                 f"Method {self.request.method!r} returned predictions of shape {shape}; "

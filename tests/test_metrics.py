@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from landmarkbench.geometry import ResizePad
 from landmarkbench.metrics import point_error_mm, radius_key, sdr, summarize
 
 NAN = float("nan")
@@ -132,6 +133,7 @@ def test_summarize_per_landmark_hand_computed():
         "std": pytest.approx(1.5),
         "sdr": {"3.0": pytest.approx(50.0)},
         "n": 2,
+        "n_missing": 0,
     }
     assert per_landmark[1] == {
         "mre": pytest.approx(3.0),
@@ -139,6 +141,7 @@ def test_summarize_per_landmark_hand_computed():
         "std": 0.0,
         "sdr": {"3.0": 0.0},  # "<": a PE equal to the radius is a miss
         "n": 1,
+        "n_missing": 1,
     }
 
 
@@ -227,3 +230,200 @@ def test_summarize_rejects_unknown_options(kwargs, match):
 def test_summarize_rejects_non_2d_table():
     with pytest.raises(ValueError, match="N images, C landmarks"):
         summarize(np.ones(3), [2.0])
+
+
+def test_point_error_3d_with_nan_landmarks_and_per_image_spacing():
+    true = np.zeros((2, 3, 3))
+    pred = np.zeros((2, 3, 3))
+    pred[0, 0] = [1.0, 2.0, 2.0]
+    pred[1, 2] = [0.0, 4.0, 0.0]
+    true[0, 1, 2] = NAN  # one missing axis makes the landmark missing
+    pred[1, 0] = NAN
+    spacing = np.array([[1.0, 1.0, 1.0], [0.5, 0.25, 2.0]])
+    pe = point_error_mm(pred, true, spacing)
+    expected = np.array([[3.0, NAN, 0.0], [NAN, 0.0, 1.0]])
+    np.testing.assert_allclose(pe, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["pred", "true"])
+def test_point_error_rejects_infinite_coordinates(which):
+    arrays = {"pred": np.zeros((1, 2, 2)), "true": np.zeros((1, 2, 2))}
+    arrays[which][0, 1, 0] = np.inf
+    with pytest.raises(ValueError, match=f"finite or NaN.*{which} holds 1 infinite"):
+        point_error_mm(arrays["pred"], arrays["true"], np.ones(2))
+
+
+def test_sdr_on_3d_point_errors_with_missing_landmarks():
+    true = np.zeros((2, 2, 3))
+    pred = np.zeros((2, 2, 3))
+    pred[0, 0] = [2.0, 0.0, 0.0]  # 2 mm at spacing 1
+    pred[0, 1] = [0.0, 0.0, 1.0]  # 3 mm at spacing 3 on the last axis
+    pred[1, 0] = NAN
+    pred[1, 1] = [1.0, 1.0, 0.0]  # sqrt(2) mm
+    pe = point_error_mm(pred, true, np.array([1.0, 1.0, 3.0]))
+    assert sdr(pe, [2.0, 3.0], "<=") == {2.0: pytest.approx(200 / 3), 3.0: 100.0}
+    assert sdr(pe, [2.0, 3.0], "<") == {2.0: pytest.approx(100 / 3), 3.0: pytest.approx(200 / 3)}
+
+
+def test_summarize_on_3d_point_errors_with_missing_landmarks():
+    true = np.zeros((3, 2, 3))
+    pred = np.zeros((3, 2, 3))
+    pred[:, 0, 2] = [1.0, 2.0, 3.0]
+    pred[:, 1, 0] = [4.0, NAN, 2.0]
+    pe = point_error_mm(pred, true, np.array([0.5, 1.0, 1.0]))  # landmark 1 row axis: 0.5 mm/px
+    s = summarize(pe, [1.0], "<=")
+    assert (s["n_points"], s["n_missing"], s["n_images"]) == (5, 1, 3)
+    assert s["mre"] == pytest.approx((1 + 2 + 3 + 2 + 1) / 5)
+    assert [e["mre"] for e in s["per_landmark"]] == [pytest.approx(2.0), pytest.approx(1.5)]
+    assert [e["n_missing"] for e in s["per_landmark"]] == [0, 1]
+    assert s["per_landmark"][1]["sdr"] == {"1.0": 50.0}
+    per_image = summarize(pe, [1.0], "<=", "per_image")
+    assert per_image["mre"] == pytest.approx((1.5 + 2.0 + 2.0) / 3)
+
+
+@pytest.mark.parametrize("bad", [-0.1, np.inf, -np.inf])
+def test_sdr_and_summarize_reject_negative_or_infinite_point_errors(bad):
+    pe = np.array([[1.0, bad]])
+    with pytest.raises(ValueError, match="non-negative and finite"):
+        sdr(pe, [2.0])
+    with pytest.raises(ValueError, match="non-negative and finite"):
+        summarize(pe, [2.0])
+
+
+@pytest.mark.parametrize("radii", [[-1.0], [NAN], [2.0, np.inf]])
+def test_sdr_and_summarize_reject_bad_radii(radii):
+    with pytest.raises(ValueError, match="radii must be finite and non-negative"):
+        sdr(np.array([1.0]), radii)
+    with pytest.raises(ValueError, match="radii must be finite and non-negative"):
+        summarize(np.array([[1.0]]), radii)
+
+
+def test_sdr_accepts_a_scalar_radius_and_radius_zero():
+    assert sdr(np.array([0.0, 1.0]), 0) == {0.0: 50.0}
+    assert sdr(np.array([0.0, 1.0]), 0, "<") == {0.0: 0.0}
+
+
+# --- Acceptance: per-landmark numbers on a batch of images of different sizes and spacings ---
+
+BATCHES = {
+    2: {
+        "shapes": [(240, 180), (150, 300), (200, 200)],
+        "spacing": [[0.1, 0.12], [0.3, 0.25], [0.2, 0.2]],
+        "target": (128, 128),
+    },
+    3: {
+        "shapes": [(40, 60, 50), (80, 40, 40), (30, 30, 60)],
+        "spacing": [[1.0, 0.5, 0.5], [0.4, 0.8, 0.8], [2.5, 0.6, 0.3]],
+        "target": (32, 32, 32),
+    },
+}
+N_LANDMARKS = 5
+RADII = [0.5, 1.0, 2.0, 3.0]
+
+
+def _network_batch(d: int):
+    """Truths and predictions on the network grid plus what is needed to map them back."""
+    cfg = BATCHES[d]
+    rng = np.random.default_rng(10 + d)
+    maps = [ResizePad(shape, cfg["target"]) for shape in cfg["shapes"]]
+    true_orig = np.stack(
+        [
+            rng.uniform(0.1, 0.9, size=(N_LANDMARKS, d)) * (np.array(m.original_shape) - 1)
+            for m in maps
+        ]
+    )
+    true_orig[1, 2] = NAN  # a missing truth
+    true_net = np.stack([m.points_to_target(t) for m, t in zip(maps, true_orig, strict=True)])
+    delta = rng.normal(0.0, 1.5, size=true_net.shape)  # prediction error on the network grid
+    pred_net = true_net + delta
+    pred_net[2, 0] = NAN  # a missing prediction
+    return maps, np.asarray(cfg["spacing"]), true_net, pred_net, delta
+
+
+def _ours(maps, spacing, true_net, pred_net):
+    true = np.stack([m.points_to_original(t) for m, t in zip(maps, true_net, strict=True)])
+    pred = np.stack([m.points_to_original(p) for m, p in zip(maps, pred_net, strict=True)])
+    pe = point_error_mm(pred, true, spacing)
+    return pe, summarize(pe, RADII, "<=")
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_per_landmark_sdr_on_images_of_different_sizes_paddings_and_spacings(d):
+    maps, spacing, true_net, pred_net, delta = _network_batch(d)
+    assert len({m.pad_before for m in maps}) == len(maps)  # really different paddings
+    pe, summary = _ours(maps, spacing, true_net, pred_net)
+    # Independent loop: a network-grid offset delta_k is delta_k / s_k original pixels
+    # (padding cancels), i.e. spacing_k * delta_k / s_k mm, with s_k = resized_k / original_k.
+    for c in range(N_LANDMARKS):
+        errors = []
+        for i, m in enumerate(maps):
+            if np.isnan(true_net[i, c]).any() or np.isnan(pred_net[i, c]).any():
+                assert np.isnan(pe[i, c])
+                continue
+            mm = [
+                spacing[i][k] * delta[i, c, k] * m.original_shape[k] / m.resized_shape[k]
+                for k in range(d)
+            ]
+            errors.append(math.sqrt(sum(v * v for v in mm)))
+            assert pe[i, c] == pytest.approx(errors[-1], rel=1e-9)
+        entry = summary["per_landmark"][c]
+        assert entry["n"] == len(errors) and entry["n_missing"] == len(maps) - len(errors)
+        assert entry["mre"] == pytest.approx(sum(errors) / len(errors))
+        for r in RADII:
+            hits = sum(1 for e in errors if e <= r)
+            assert entry["sdr"][radius_key(r)] == pytest.approx(100.0 * hits / len(errors))
+
+
+def _naive_broadcast_per_landmark(maps, spacing, true_net, pred_net, c):
+    """What per-landmark code computes when it slices one landmark, (N, d), and then applies
+    per-image scale/offset/spacing shaped (N, 1, d): an (N, N) table mixing images."""
+    d = true_net.shape[-1]
+    scale = np.stack([np.array(m.resized_shape) / np.array(m.original_shape) for m in maps])
+    offset = 0.5 * scale - 0.5 + np.stack([np.array(m.pad_before) for m in maps])
+    scale, offset = scale.reshape(-1, 1, d), offset.reshape(-1, 1, d)
+    true = (true_net[:, c] - offset) / scale  # (N, N, d)
+    pred = (pred_net[:, c] - offset) / scale
+    return np.sqrt(np.sum((spacing.reshape(-1, 1, d) * (pred - true)) ** 2, axis=-1))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_per_landmark_values_differ_from_an_n_n_broadcast(d):
+    maps, spacing, true_net, pred_net, _ = _network_batch(d)
+    pe, summary = _ours(maps, spacing, true_net, pred_net)
+    n_differ = 0
+    for c in range(N_LANDMARKS):
+        naive = _naive_broadcast_per_landmark(maps, spacing, true_net, pred_net, c)
+        assert naive.shape == (len(maps), len(maps))
+        # Its diagonal is the right answer; the off-diagonal entries pair image i's geometry
+        # with image j's points, so means and rates over the table are wrong.
+        np.testing.assert_allclose(np.diagonal(naive), pe[:, c], rtol=1e-9)
+        naive_mre = float(np.nanmean(naive))
+        naive_sdr = {r: 100.0 * np.mean(naive[~np.isnan(naive)] <= r) for r in RADII}
+        ours = summary["per_landmark"][c]
+        differs = naive_mre != pytest.approx(ours["mre"], rel=1e-6) or any(
+            naive_sdr[r] != pytest.approx(ours["sdr"][radius_key(r)]) for r in RADII
+        )
+        n_differ += differs
+    assert n_differ == N_LANDMARKS
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("per_image", [True, False])
+def test_point_error_matches_an_explicit_loop_with_nan(d, per_image):
+    rng = np.random.default_rng(d)
+    true = rng.uniform(0, 500, size=(6, 4, d))
+    pred = true + rng.normal(0, 5, size=true.shape)
+    pred[1, 2, 0] = NAN
+    true[4, 0, d - 1] = NAN
+    spacing = rng.uniform(0.1, 2.0, size=(6, d) if per_image else (d,))
+    pe = point_error_mm(pred, true, spacing)
+    for i in range(6):
+        s = spacing[i] if per_image else spacing
+        for c in range(4):
+            expected = math.sqrt(
+                sum((s[k] * (pred[i, c, k] - true[i, c, k])) ** 2 for k in range(d))
+            )
+            if math.isnan(expected):
+                assert math.isnan(pe[i, c])
+            else:
+                assert pe[i, c] == pytest.approx(expected, rel=1e-12)
