@@ -21,6 +21,8 @@ DATASETS: Registry[type[LandmarkDataset]] = Registry(
         "landmarkbench.datasets.synthetic_ceph",
         "landmarkbench.datasets.synthetic_ct",
         "landmarkbench.datasets.synthetic_endo",
+        "landmarkbench.datasets.isbi2015",
+        "landmarkbench.datasets.oai_pelvis",
         "landmarkbench.datasets.mml",
         "landmarkbench.datasets.endovis2015",
         "landmarkbench.datasets.adaptor_sutures",

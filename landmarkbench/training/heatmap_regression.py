@@ -38,9 +38,16 @@ def network_shape(requested: Sequence[int], ctx: FitContext, example: Case) -> t
     return tuple(int(math.ceil(s / 16) * 16) for s in example.shape)
 
 
-def normalise_intensity(image: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit standard deviation per image (robust to constant images)."""
-    return (image - image.mean()) / image.std().clamp_min(1e-6)
+def normalise_intensity(image: torch.Tensor, mapping: ResizePad) -> torch.Tensor:
+    """Zero mean, unit standard deviation over the image's own pixels (not the padding);
+    the padding becomes 0, the image mean."""
+    region = tuple(
+        slice(p, p + n) for p, n in zip(mapping.pad_before, mapping.resized_shape, strict=True)
+    )
+    pixels = image[region]
+    normalised = torch.zeros_like(image)
+    normalised[region] = (pixels - pixels.mean()) / pixels.std().clamp_min(1e-6)
+    return normalised
 
 
 def case_points(case: Case, instances: int) -> np.ndarray:
@@ -56,13 +63,20 @@ def case_points(case: Case, instances: int) -> np.ndarray:
 def to_network_grid(
     cases: Sequence[Case], shape: tuple[int, ...]
 ) -> tuple[torch.Tensor, torch.Tensor, list[ResizePad]]:
-    """Stack cases as (N, 1, *shape) images and (N, C, K, d) points on the network grid."""
+    """Stack cases as (N, 1, *shape) images and (N, C, K, d) points on the network grid.
+
+    Images come through the preprocessing cache: a file-backed image is decoded and resized
+    once, later epochs, folds and runs read the resized array from disk.
+    """
+    from landmarkbench.preprocess_cache import PreprocessCache
+
+    cache = PreprocessCache()
     instances = max((len(p) for c in cases for p in (c.instances or ())), default=1) or 1
     images, points, mappings = [], [], []
     for case in cases:
         mapping = ResizePad(case.shape, shape)
-        image = torch.from_numpy(np.ascontiguousarray(case.image, dtype=np.float32))
-        images.append(mapping.image_to_target(normalise_intensity(image)[None, None])[0])
+        resized = torch.from_numpy(np.array(cache.network_image(case, shape), dtype=np.float32))
+        images.append(normalise_intensity(resized, mapping)[None])
         grid_points = mapping.points_to_target(case_points(case, instances))
         points.append(torch.as_tensor(grid_points, dtype=torch.float32))
         mappings.append(mapping)
