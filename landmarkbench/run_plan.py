@@ -30,9 +30,15 @@ def dataset_option_defaults(dataset_cls: type) -> dict[str, Any]:
     }
 
 
-def _dataset_options(dataset: str, pairs: Sequence[str]) -> dict[str, Any]:
+def _dataset_options(dataset: str, pairs: Sequence[str], data_dir: str | None) -> dict[str, Any]:
     texts = parse_overrides(pairs)
     defaults = dataset_option_defaults(DATASETS.get(dataset))
+    if data_dir is not None:
+        # Real datasets read from data_dir; synthetic ones keep their generated cases there.
+        key = "data_dir" if "data_dir" in defaults else "cache_dir"
+        if key not in defaults:
+            raise UsageError(f"Dataset {dataset!r} takes no folder; drop --data-dir.")
+        texts[key] = data_dir
     resolved = resolve_config(defaults, texts, owner=f"dataset {dataset!r}")
     return {key: resolved[key] for key in texts}
 
@@ -68,6 +74,7 @@ def plan_requests(
     methods: Sequence[str],
     seeds: Sequence[int],
     data_options: Sequence[str],
+    data_dir: str | None,
     overrides: Sequence[str],
     sdr_radii: str | None,
     no_progress: bool,
@@ -81,7 +88,7 @@ def plan_requests(
     DATASETS.get(dataset)
     for method in methods:
         METHODS.get(method)
-    options = _dataset_options(dataset, data_options)
+    options = _dataset_options(dataset, data_options, data_dir)
     per_method = _method_overrides(methods, overrides)
     runs = []
     for method in methods:

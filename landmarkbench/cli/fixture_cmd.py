@@ -71,7 +71,7 @@ def fixture_command(dataset: str, out_dir: Path, options: tuple[str, ...]) -> No
     click.echo(f"Wrote a miniature {dataset} tree to '{written}'. Try next:")
     click.echo(f"  landmarkbench validate {dataset} --data-dir {written}")
     click.echo(
-        f"  landmarkbench run --dataset {dataset} --data-option data_dir={written} "
+        f"  landmarkbench run --dataset {dataset} --data-dir {written} "
         "--method mean_shape --folds 2"
     )
     click.echo("(validate also lists the files a miniature leaves out of the full release.)")

@@ -43,6 +43,9 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--seed", "seeds", multiple=True, type=int, help="Training seed(s), repeatable [default: 0]."
 )
+@click.option(
+    "--data-dir", default=None, help="Dataset folder (real datasets) or cache folder (synthetic)."
+)
 @click.option("--gt", "ground_truth", default=None, help="Ground-truth source (dataset specific).")
 @click.option(
     "--data-option",

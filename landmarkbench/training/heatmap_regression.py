@@ -159,21 +159,27 @@ class HeatmapRegression:
             ]
         return [back(m, p) for m, p in zip(mappings, grid_points, strict=True)]
 
-    def _validation_error(self, images, mappings, cases, ctx: FitContext) -> float:
+    @torch.no_grad()
+    def _validation_loss(self, images: torch.Tensor, points: torch.Tensor) -> float:
+        self.network.eval()
+        size = self.config["batch_size"]
+        total = 0.0
+        for start in range(0, images.shape[0], size):
+            batch = slice(start, start + size)
+            loss = self._loss(images[batch].to(self.device), points[batch].to(self.device))
+            total += loss.item() * images[batch].shape[0]
+        return total / max(images.shape[0], 1)
+
+    def _validation_error(self, images, points, mappings, cases) -> float:
         """Model-selection error on the inner validation cases (lower is better).
 
         One point per landmark: mean point error in mm on the original grids. Multi-instance:
-        100 - F1 (%) of the one-to-one matching within ``ctx.match_radius``.
+        the heatmap loss (smooth from the first epoch, unlike a detection score that stays
+        at zero until peaks first cross the threshold).
         """
-        predicted = self._to_original(self._predict_grid(images), mappings)
         if self.decoder == "peaks":
-            from landmarkbench.matching import match_batch
-
-            names = [str(c) for c in range(self.num_landmarks)]
-            pred = [dict(zip(names, case, strict=True)) for case in predicted]
-            true = [dict(zip(names, c.instances, strict=True)) for c in cases]
-            f1 = match_batch(pred, true, ctx.match_radius)["f1"]
-            return 100.0 * (1.0 - (0.0 if np.isnan(f1) else f1))
+            return self._validation_loss(images, points)
+        predicted = self._to_original(self._predict_grid(images), mappings)
         from landmarkbench.metrics import point_error_mm
 
         truth = np.stack([c.landmarks for c in cases])
@@ -197,7 +203,7 @@ class HeatmapRegression:
         self.shape = network_shape(self.config["input_shape"], ctx, train[0])
         self.network = self._build_network().to(ctx.device)
         images, points, _ = to_network_grid(train, self.shape)
-        val_images, _, val_maps = to_network_grid(val, self.shape)
+        val_images, val_points, val_maps = to_network_grid(val, self.shape)
         settings = LoopSettings(
             max_epochs=self.config["max_epochs"],
             batch_size=self.config["batch_size"],
@@ -210,7 +216,7 @@ class HeatmapRegression:
         summary = fit_loop(
             self.network,
             self._loss,
-            partial(self._validation_error, val_images, val_maps, val, ctx),
+            partial(self._validation_error, val_images, val_points, val_maps, val),
             images,
             points,
             settings,
