@@ -86,6 +86,23 @@ class RunIdentity:
         )
 
 
+def model_dir(
+    root: Path, dataset: str, split_id: str, family: str, model_hash: str, seed: int, fold: str
+) -> Path:
+    """Where a fold's trained model and checkpoints live, shared by every method whose
+    training is identical (same family, training settings, data, split and seed)."""
+    fold_part = f"fold_{fold.removeprefix('fold_')}"
+    return (
+        root
+        / dataset
+        / split_id
+        / "_models"
+        / f"{family}__{model_hash}"
+        / f"seed_{seed}"
+        / fold_part
+    )
+
+
 def split_file(root: Path, dataset: str, split_id: str) -> Path:
     """Where the split with id ``split_id`` of ``dataset`` is persisted."""
     return root / dataset / "splits" / f"{split_id}.json"

@@ -36,7 +36,7 @@ from landmarkbench.evaluation import evaluation_for
 from landmarkbench.methods.base import FitContext
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 from landmarkbench.provenance import code_version
-from landmarkbench.results_layout import RunIdentity, split_file
+from landmarkbench.results_layout import RunIdentity, model_dir, split_file
 from landmarkbench.run_summary import build_summary, load_fold_record, write_fold_record
 
 SDR_OPERATORS = ("<=", "<")
@@ -247,6 +247,25 @@ class BenchmarkRun:
         summary["tracking_uri"] = tracker.uri
         return RunOutcome(self.identity, run_dir, summary, trained, resumed, failed)
 
+    def _model_dir(self, fold: Fold) -> Path | None:
+        """The fold's model folder, keyed by what determines training (not decoding)."""
+        family = self.method_cls.training_family
+        if family is None:
+            return None
+        training = {k: v for k, v in self.config.items() if k not in self.method_cls.decoder_keys}
+        model_hash = short_hash(
+            {
+                "family": family,
+                "config": training,
+                "dataset": self.dataset.describe(),
+                "val_fraction": self.request.val_fraction,
+            }
+        )
+        return model_dir(
+            self.root, self.request.dataset, self.split.identity, family, model_hash,
+            self.request.seed, fold.name,
+        )  # fmt: skip
+
     def _check_prediction_shape(self, predicted: Any, n_cases: int) -> None:
         """A method's predict() must return what the evaluation expects."""
         if self.dataset.multi_instance:
@@ -295,6 +314,7 @@ class BenchmarkRun:
             sdr_radii_mm=self.radii,
             network_shape=self.dataset.network_shape(),
             match_radius=float(getattr(self.dataset, "match_radius_px", 6.0)),
+            checkpoint_dir=self._model_dir(fold),
         )
         method = self.method_cls(
             self.config, num_landmarks=self.dataset.num_landmarks, ndim=self.dataset.ndim

@@ -76,7 +76,7 @@ def test_tiny_run_writes_the_source_of_truth_and_logs(workdir: Path, capsys) -> 
 
 def test_predictions_file_recomputes_pe(workdir: Path) -> None:
     assert main([*RUN, "--method", "mean_shape"]) == 0
-    fold_dir = next((workdir / "results").rglob("fold_0"))
+    fold_dir = next((workdir / "results").rglob("mean_shape__*/seed_0/fold_0"))
     predictions = read_predictions(fold_dir / "predictions.csv")
     recomputed = point_error_mm(predictions.predicted, predictions.truth, predictions.spacing)
     np.testing.assert_allclose(recomputed, predictions.point_error)
@@ -97,7 +97,7 @@ def test_interrupted_fold_leaves_nothing_half_written_and_rerun_completes(
 
     monkeypatch.setattr("landmarkbench.runner.write_fold_record", crash_on_second_fold)
     assert main([*RUN, *TINY_NET, "--method", "subpixel"]) == 130
-    run_dir = next((workdir / "results").rglob("seed_0"))
+    run_dir = next((workdir / "results").rglob("subpixel__*/seed_0"))
     assert sorted(p.name for p in run_dir.glob("fold_*")) == ["fold_0"]
     assert list(run_dir.glob(".*.partial"))  # the staging folder of the killed fold
 
@@ -155,7 +155,7 @@ def test_second_writer_of_the_same_run_is_refused(workdir: Path, capsys) -> None
     from landmarkbench.atomic_io import exclusive_lock
 
     assert main([*RUN, "--method", "mean_shape"]) == 0
-    run_dir = next((workdir / "results").rglob("seed_0"))
+    run_dir = next((workdir / "results").rglob("mean_shape__*/seed_0"))
     capsys.readouterr()
     with exclusive_lock(run_dir):
         assert main([*RUN, "--method", "mean_shape"]) == 1

@@ -33,6 +33,10 @@ class FitContext:
         network_shape: The dataset's recommended working grid for networks (a method may
             override it with its own setting).
         match_radius: Multi-instance data: the matching radius of the benchmark's metric.
+        checkpoint_dir: A folder that survives interruptions, keyed by everything that
+            determines the trained model (not by the decoder): per-epoch checkpoints and the
+            final model live there, so a killed fold resumes and methods that differ only
+            in decoding share one trained model. None for methods without training.
     """
 
     device: str
@@ -43,6 +47,7 @@ class FitContext:
     sdr_radii_mm: tuple[float, ...] = (2.0, 2.5, 3.0, 4.0)
     network_shape: tuple[int, ...] = ()
     match_radius: float = 6.0
+    checkpoint_dir: Path | None = None
 
 
 class Method(ABC):
@@ -55,6 +60,10 @@ class Method(ABC):
     """
 
     defaults: ClassVar[Mapping[str, Any]] = {}
+    # Methods whose trained model can be stored and shared name the model family here and
+    # list the settings that only affect decoding (they are left out of the model's key).
+    training_family: ClassVar[str | None] = None
+    decoder_keys: ClassVar[frozenset[str]] = frozenset()
     supported_ndim: ClassVar[tuple[int, ...]] = (2, 3)
     # True for methods that predict a variable number of points per class (multi-instance
     # datasets); their predict() returns, per case, one (k, d) array per class.

@@ -23,7 +23,7 @@ from landmarkbench.heatmaps.targets import gaussian_heatmaps, landmark_mask
 from landmarkbench.methods.base import FitContext
 from landmarkbench.training.augment import AffineAugmentation, random_affine
 from landmarkbench.training.device import seed_everything
-from landmarkbench.training.loop import LoopSettings, fit_loop
+from landmarkbench.training.loop import LoopSettings, fit_loop, load_trained, save_trained
 
 DECODERS = {"argmax": argmax_decode, "subpixel": quadratic_subpixel_decode}
 
@@ -212,7 +212,11 @@ class HeatmapRegression:
             patience=self.config["patience"],
             grad_clip=self.config["grad_clip"],
             lr_schedule=self.config["lr_schedule"],
+            amp=self.config["amp"],
         )
+        reused = load_trained(ctx, self.network)
+        if reused is not None:
+            return reused
         summary = fit_loop(
             self.network,
             self._loss,
@@ -226,6 +230,7 @@ class HeatmapRegression:
         )
         summary["network_shape"] = list(self.shape)
         summary["parameters"] = sum(p.numel() for p in self.network.parameters())
+        save_trained(ctx, self.network, summary)
         return summary
 
     def predict(self, cases: Sequence[Case]) -> Any:
