@@ -21,6 +21,7 @@ DATASETS: Registry[type[LandmarkDataset]] = Registry(
         "landmarkbench.datasets.synthetic_ceph",
         "landmarkbench.datasets.synthetic_ct",
         "landmarkbench.datasets.synthetic_endo",
+        "landmarkbench.datasets.synthetic_teeth",
         "landmarkbench.datasets.isbi2015",
         "landmarkbench.datasets.oai_pelvis",
         "landmarkbench.datasets.mml",

@@ -90,3 +90,19 @@ def test_endo_points_are_on_instruments() -> None:
 def test_ct_bad_options(options) -> None:
     with pytest.raises(UsageError, match="synthetic_ct"):
         SyntheticCT(**options)
+
+
+def test_teeth_are_identical_locally_and_ordered_from_the_anchor() -> None:
+    from landmarkbench.datasets.synthetic_teeth import SyntheticTeeth
+
+    dataset = SyntheticTeeth(n_cases=12)
+    cases = dataset.load_many(dataset.case_ids())
+    for case in cases:
+        tips = case.landmarks
+        assert tips.shape == (8, 2) and np.isfinite(tips).all()
+        assert np.all(tips >= 0) and np.all(tips <= np.array(case.shape) - 1)
+        gaps = np.linalg.norm(np.diff(tips, axis=0), axis=1)
+        assert gaps.min() > 4 and gaps.max() < 14  # neighbours in a row, a tooth apart
+    # The anchor sits on either side, so tooth_1 is left in some cases and right in others.
+    sides = {bool(c.landmarks[0, 1] < c.landmarks[-1, 1]) for c in cases}
+    assert sides == {True, False}
