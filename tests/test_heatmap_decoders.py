@@ -1,14 +1,18 @@
-"""Tests for landmarkbench.heatmaps.decoders: argmax and quadratic sub-pixel refinement."""
+"""Tests for landmarkbench.heatmaps.decoders: argmax and (log-)quadratic sub-pixel fits."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from landmarkbench.heatmaps.decoders import argmax_decode, quadratic_subpixel_decode
+from landmarkbench.heatmaps.decoders import (
+    argmax_decode,
+    log_quadratic_subpixel_decode,
+    quadratic_subpixel_decode,
+)
 from landmarkbench.heatmaps.targets import gaussian_heatmaps
 
-DECODERS = [argmax_decode, quadratic_subpixel_decode]
+DECODERS = [argmax_decode, quadratic_subpixel_decode, log_quadratic_subpixel_decode]
 
 
 def _random_points(batch, channels, shape, margin, seed):
@@ -88,3 +92,72 @@ def test_float64_maps_give_float64_coordinates(decoder):
 def test_rejects_maps_without_batch_and_channel_axes(decoder):
     with pytest.raises(ValueError, match=r"\(B, C, \*spatial\)"):
         decoder(torch.zeros(5, 5))
+
+
+def _points_near_borders(batch, channels, shape, seed, border_fraction=0.7):
+    """Random sub-pixel points inside the map, most within 0-2 px of an edge on some axes."""
+    generator = torch.Generator().manual_seed(seed)
+    d = len(shape)
+    size = torch.tensor(shape, dtype=torch.float32)
+    interior = torch.rand(batch, channels, d, generator=generator) * (size - 1)
+    depth = torch.rand(batch, channels, d, generator=generator) * 2
+    low_side = torch.rand(batch, channels, d, generator=generator) < 0.5
+    near = torch.where(low_side, depth, size - 1 - depth)
+    use_near = torch.rand(batch, channels, d, generator=generator) < border_fraction
+    return torch.where(use_near, near, interior)
+
+
+@pytest.mark.parametrize("shape", [(24, 30), (14, 16, 18)])
+@pytest.mark.parametrize("sigma", [1.0, 1.7, 2.5, 3.3, 5.0])
+def test_log_fit_recovers_gaussians_exactly_including_near_the_border(shape, sigma):
+    points = _points_near_borders(4, 25, shape, seed=int(10 * sigma) + len(shape))
+    assert ((points.min(-1).values < 2) | (points > torch.tensor(shape) - 3).any(-1)).sum() > 50
+    maps = gaussian_heatmaps(points, shape, sigma)
+    decoded = log_quadratic_subpixel_decode(maps)
+    assert decoded.shape == points.shape and torch.isfinite(decoded).all()
+    assert (decoded - points).abs().max() < 0.01  # measured: below 1e-5 px in float32
+
+
+@pytest.mark.parametrize("shape", [(24, 30), (14, 16, 18)])
+def test_log_fit_is_exact_at_the_border_pixel_and_for_scaled_gaussians(shape):
+    # Peaks exactly on the first/last pixel, and half a pixel outside it but still nearest it.
+    d = len(shape)
+    last = torch.tensor(shape, dtype=torch.float32) - 1
+    points = torch.stack([torch.zeros(d), last, torch.full((d,), -0.45), last + 0.45])[None]
+    maps = gaussian_heatmaps(points, shape, 2.0, gamma=100.0)
+    assert (log_quadratic_subpixel_decode(maps) - points).abs().max() < 1e-4
+
+
+def test_log_fit_on_float64_is_exact_to_high_precision():
+    points = _points_near_borders(2, 10, (20, 22), seed=5).double()
+    maps = gaussian_heatmaps(points, (20, 22), 3.0)
+    decoded = log_quadratic_subpixel_decode(maps)
+    assert decoded.dtype == torch.float64
+    assert (decoded - points).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+@pytest.mark.parametrize("shape", [(6, 7), (4, 5, 6)])
+@pytest.mark.parametrize("fill", [0.0, 1.0, -2.0])
+def test_constant_and_zero_maps_give_the_first_pixel_and_no_nan(decoder, shape, fill):
+    decoded = decoder(torch.full((2, 3, *shape), fill))
+    assert torch.equal(decoded, torch.zeros(2, 3, len(shape)))
+
+
+def test_log_fit_guards_zeros_negatives_and_tiny_axes():
+    maps = torch.zeros(1, 3, 2, 9)
+    maps[0, 0, 1, 4] = 1.0  # one-hot: symmetric zeros, no offset
+    maps[0, 1, 0, 0] = 1.0  # one-hot in the corner: one-sided log fit is convex, kept
+    maps[0, 2] = -torch.rand(2, 9)  # non-positive values are clamped before the log
+    maps[0, 2, 1, 5] = 0.5
+    decoded = log_quadratic_subpixel_decode(maps)
+    assert torch.isfinite(decoded).all()
+    assert torch.equal(decoded[0, :2], torch.tensor([[1.0, 4.0], [0.0, 0.0]]))
+    assert decoded[0, 2, 0] == 1.0  # an axis of two pixels is never refined
+    assert (decoded[0, 2, 1] - 5).abs() <= 0.5
+
+
+def test_log_fit_stays_within_the_argmax_pixel_on_noise():
+    maps = torch.rand(3, 4, 9, 10, 11, generator=torch.Generator().manual_seed(6))
+    offset = log_quadratic_subpixel_decode(maps) - argmax_decode(maps)
+    assert offset.abs().max() <= 0.5

@@ -281,7 +281,7 @@ def test_fixture_command_writes_a_tree_and_suggests_next_commands(tmp_path: Path
     )
     printed = capsys.readouterr().out
     assert f"landmarkbench validate isbi2015 --data-dir {out}" in printed
-    assert f"--data-option data_dir={out}" in printed
+    assert f"--data-dir {out}" in printed
     assert ISBI2015(data_dir=str(out)).case_ids() == ["005"]
 
 
