@@ -31,7 +31,13 @@ DATASETS: Registry[type[LandmarkDataset]] = Registry(
 )
 METHODS: Registry[type[Method]] = Registry(
     "method",
-    providers=["landmarkbench.methods.mean_shape", "landmarkbench.methods.unet_heatmap"],
+    providers=[
+        "landmarkbench.methods.mean_shape",
+        "landmarkbench.methods.unet_heatmap",
+        "landmarkbench.methods.indirect",
+        "landmarkbench.methods.scn",
+        "landmarkbench.methods.one_hot",
+    ],
 )
 PROTOCOLS: Registry[Any] = Registry(
     "protocol",

@@ -55,10 +55,7 @@ def render_teeth(rng: np.random.Generator, shape: tuple[int, int]):
     points = grid_mm(shape, (1.0, 1.0))
     image = np.full(shape, 0.2)
     jaw = np.min(
-        [
-            capsule_sdf(points, a, b, 5.0 * scale)
-            for a, b in itertools.pairwise(bases)
-        ],
+        [capsule_sdf(points, a, b, 5.0 * scale) for a, b in itertools.pairwise(bases)],
         axis=0,
     )
     image = np.maximum(image, 0.45 * soft_fill(jaw, 1.0))

@@ -1,31 +1,64 @@
-"""The torch side of heatmap regression: tensors on the network grid, U-Net, loss, decoding.
+"""The torch side of heatmap methods: tensors on the network grid, training, decoding.
 
 Points are handled as (N, C, K, d): K = 1 for one point per landmark, K = the largest
-instance count for multi-instance data (padded with NaN, whose target maps are zero). The
-target of a class is the maximum of its instances' Gaussians.
+instance count for multi-instance data (padded with NaN, whose target maps are zero).
+A method is a configuration of this engine: the network (``training/networks.py``), the
+objective (``training/objectives.py``), the decoder (below) and the number of ensemble
+members (each trained with its own seed; their logits are averaged before decoding).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from landmarkbench.datasets.base import Case
+from landmarkbench.errors import ConfigError
 from landmarkbench.geometry import ResizePad
-from landmarkbench.heatmaps.decoders import argmax_decode, quadratic_subpixel_decode
+from landmarkbench.heatmaps.decoders import (
+    argmax_decode,
+    local_soft_argmax,
+    log_quadratic_subpixel_decode,
+    quadratic_subpixel_decode,
+    soft_argmax,
+)
 from landmarkbench.heatmaps.peaks import find_peaks
-from landmarkbench.heatmaps.targets import gaussian_heatmaps, landmark_mask
 from landmarkbench.methods.base import FitContext
 from landmarkbench.training.augment import AffineAugmentation, random_affine
 from landmarkbench.training.device import seed_everything
 from landmarkbench.training.loop import LoopSettings, fit_loop, load_trained, save_trained
+from landmarkbench.training.networks import TrainableHeatmapModel, build_network
+from landmarkbench.training.objectives import HeatmapObjective
 
-DECODERS = {"argmax": argmax_decode, "subpixel": quadratic_subpixel_decode}
+MEMBER_SEED_STRIDE = 1_000_003
+
+
+def decode_points(maps: torch.Tensor, decoder: str, config: dict[str, Any]) -> torch.Tensor:
+    """One point per map, (B, C, d), by the named decoder.
+
+    Raises:
+        ConfigError: for an unknown decoder.
+    """
+    if decoder == "argmax":
+        return argmax_decode(maps)
+    if decoder == "subpixel":
+        return quadratic_subpixel_decode(maps)
+    if decoder == "log_subpixel":
+        return log_quadratic_subpixel_decode(maps)
+    if decoder == "local_soft_argmax":
+        return local_soft_argmax(
+            maps, window=config["lsa_window"], temperature=config["lsa_temperature"]
+        )
+    if decoder == "soft_argmax":
+        return soft_argmax(maps, temperature=config["softmax_temperature"])
+    raise ConfigError(f"Decoder {decoder!r} is unknown to the heatmap engine.")
 
 
 def network_shape(requested: Sequence[int], ctx: FitContext, example: Case) -> tuple[int, ...]:
@@ -89,13 +122,14 @@ def _flat_points(points: torch.Tensor) -> torch.Tensor:
 
 
 class HeatmapRegression:
-    """Fit and apply a U-Net that regresses one Gaussian heatmap per landmark or class.
+    """Fit and apply heatmap networks (one per ensemble member) for one method.
 
     Args:
-        config: The method's resolved configuration.
+        config: The method's resolved configuration (network, target, decoder settings,
+            optimisation, ``ensemble_size``).
         num_landmarks: Output channels (landmarks, or classes for multi-instance data).
         ndim: Spatial dimensionality.
-        decoder: "argmax" or "subpixel" (one point per map), or "peaks" (multi-instance:
+        decoder: A point decoder of ``decode_points``, or "peaks" (multi-instance:
             non-maximum suppression with ``nms_radius_px`` and ``peak_threshold``).
     """
 
@@ -104,48 +138,42 @@ class HeatmapRegression:
         self.num_landmarks = num_landmarks
         self.ndim = ndim
         self.decoder = decoder
+        self.models: list[TrainableHeatmapModel] = []
 
-    def _build_network(self) -> torch.nn.Module:
-        from monai.networks.nets import UNet
-
-        channels = tuple(self.config["channels"])
-        return UNet(
-            spatial_dims=self.ndim,
-            in_channels=1,
-            out_channels=self.num_landmarks,
-            channels=channels,
-            strides=(2,) * (len(channels) - 1),
-            num_res_units=self.config["num_res_units"],
+    def _new_model(self) -> TrainableHeatmapModel:
+        objective = HeatmapObjective(
+            self.config["target"],
+            self.config,
+            self.num_landmarks,
+            self.ndim,
+            multi_instance=self.decoder == "peaks",
         )
-
-    def _loss(self, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        predicted = self.network(images)
-        batch, classes, instances, _ = points.shape
-        spatial = tuple(images.shape[2:])
-        maps = gaussian_heatmaps(_flat_points(points), spatial, self.config["sigma_px"])
-        target = self.config["heatmap_peak"] * maps.view(batch, classes, instances, *spatial).amax(
-            2
-        )
-        if self.decoder == "peaks":  # an empty class is a valid target: predict nothing
-            valid = torch.ones(batch, classes, device=points.device, dtype=predicted.dtype)
-        else:
-            valid = landmark_mask(points[:, :, 0]).to(predicted.dtype)
-        squared = (predicted - target).pow(2).flatten(2).sum(-1)
-        return (squared * valid).sum() / valid.sum().clamp_min(1.0)
+        network = build_network(self.config, self.num_landmarks, self.ndim)
+        return TrainableHeatmapModel(network, objective).to(self.device)
 
     @torch.no_grad()
-    def _predict_grid(self, images: torch.Tensor) -> list[Any]:
+    def _logits(self, images: torch.Tensor, models: list[TrainableHeatmapModel]) -> torch.Tensor:
+        """Average of the members' maps for a batch (the ensemble rule: average logits)."""
+        maps = None
+        for model in models:
+            model.eval()
+            out = model(images.to(self.device)).float()
+            maps = out if maps is None else maps + out
+        return maps / len(models)
+
+    def _predict_grid(self, images: torch.Tensor, models: list[TrainableHeatmapModel]) -> list:
         """Decoded points on the network grid: a (C, d) tensor or C (k, d) tensors per case."""
-        self.network.eval()
         decoded: list[Any] = []
-        for start in range(0, images.shape[0], self.config["batch_size"]):
-            maps = self.network(images[start : start + self.config["batch_size"]].to(self.device))
+        size = self.config["batch_size"]
+        for start in range(0, images.shape[0], size):
+            maps = self._logits(images[start : start + size], models)
             if self.decoder == "peaks":
                 threshold = self.config["peak_threshold"] * self.config["heatmap_peak"]
-                peaks = find_peaks(maps.float(), self.config["nms_radius_px"], threshold)
+                peaks = find_peaks(maps, self.config["nms_radius_px"], threshold)
                 decoded += [[p.cpu() for p in case] for case in peaks.as_lists()]
             else:
-                decoded += list(DECODERS[self.decoder](maps).cpu())
+                with torch.no_grad():
+                    decoded += list(decode_points(maps, self.decoder, self.config).cpu())
         return decoded
 
     def _to_original(self, grid_points: Sequence[Any], mappings: Sequence[ResizePad]) -> list:
@@ -160,28 +188,28 @@ class HeatmapRegression:
         return [back(m, p) for m, p in zip(mappings, grid_points, strict=True)]
 
     @torch.no_grad()
-    def _validation_loss(self, images: torch.Tensor, points: torch.Tensor) -> float:
-        self.network.eval()
+    def _validation_loss(self, model, images: torch.Tensor, points: torch.Tensor) -> float:
+        model.eval()
         size = self.config["batch_size"]
         total = 0.0
         for start in range(0, images.shape[0], size):
             batch = slice(start, start + size)
-            loss = self._loss(images[batch].to(self.device), points[batch].to(self.device))
-            total += loss.item() * images[batch].shape[0]
+            maps = model(images[batch].to(self.device))
+            total += model.objective(maps, points[batch].to(self.device)).item() * maps.shape[0]
         return total / max(images.shape[0], 1)
 
-    def _validation_error(self, images, points, mappings, cases) -> float:
+    def _validation_error(self, model, images, points, mappings, cases) -> float:
         """Model-selection error on the inner validation cases (lower is better).
 
         One point per landmark: mean point error in mm on the original grids. Multi-instance:
-        the heatmap loss (smooth from the first epoch, unlike a detection score that stays
-        at zero until peaks first cross the threshold).
+        the objective on the validation cases (smooth from the first epoch, unlike a
+        detection score that stays at zero until peaks first cross the threshold).
         """
         if self.decoder == "peaks":
-            return self._validation_loss(images, points)
-        predicted = self._to_original(self._predict_grid(images), mappings)
+            return self._validation_loss(model, images, points)
         from landmarkbench.metrics import point_error_mm
 
+        predicted = self._to_original(self._predict_grid(images, [model]), mappings)
         truth = np.stack([c.landmarks for c in cases])
         spacing = np.stack([c.spacing for c in cases])
         return float(np.nanmean(point_error_mm(np.stack(predicted), truth, spacing)))
@@ -195,15 +223,13 @@ class HeatmapRegression:
 
         return apply
 
-    def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
-        generator = seed_everything(ctx.seed)
-        if ctx.device == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        self.device = ctx.device
-        self.shape = network_shape(self.config["input_shape"], ctx, train[0])
-        self.network = self._build_network().to(ctx.device)
-        images, points, _ = to_network_grid(train, self.shape)
-        val_images, val_points, val_maps = to_network_grid(val, self.shape)
+    def _fit_member(self, member_ctx: FitContext, data) -> tuple[TrainableHeatmapModel, dict]:
+        images, points, val_images, val_points, val_maps, val = data
+        generator = seed_everything(member_ctx.seed)
+        model = self._new_model()
+        reused = load_trained(member_ctx, model)
+        if reused is not None:
+            return model, reused
         settings = LoopSettings(
             max_epochs=self.config["max_epochs"],
             batch_size=self.config["batch_size"],
@@ -214,27 +240,52 @@ class HeatmapRegression:
             lr_schedule=self.config["lr_schedule"],
             amp=self.config["amp"],
         )
-        reused = load_trained(ctx, self.network)
-        if reused is not None:
-            return reused
         summary = fit_loop(
-            self.network,
-            self._loss,
-            partial(self._validation_error, val_images, val_points, val_maps, val),
+            model,
+            lambda x, p: model.objective(model(x), p),
+            partial(self._validation_error, model, val_images, val_points, val_maps, val),
             images,
             points,
             settings,
-            ctx,
+            member_ctx,
             generator,
             self._augment(generator) if self.config["augment"] else None,
         )
-        summary["network_shape"] = list(self.shape)
-        summary["parameters"] = sum(p.numel() for p in self.network.parameters())
-        save_trained(ctx, self.network, summary)
-        return summary
+        summary["parameters"] = sum(p.numel() for p in model.network.parameters())
+        summary["learned_targets"] = model.objective.describe()
+        save_trained(member_ctx, model, summary)
+        return model, summary
+
+    def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
+        seed_everything(ctx.seed)
+        if ctx.device == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        self.device = ctx.device
+        self.shape = network_shape(self.config["input_shape"], ctx, train[0])
+        images, points, _ = to_network_grid(train, self.shape)
+        val_images, val_points, val_maps = to_network_grid(val, self.shape)
+        data = (images, points, val_images, val_points, val_maps, val)
+        members = []
+        for member in range(int(self.config.get("ensemble_size", 1))):
+            member_ctx = replace(
+                ctx,
+                seed=ctx.seed + MEMBER_SEED_STRIDE * member,
+                checkpoint_dir=Path(ctx.checkpoint_dir) / f"member_{member}"
+                if ctx.checkpoint_dir
+                else None,
+            )
+            model, summary = self._fit_member(member_ctx, data)
+            self.models.append(model)
+            members.append(summary)
+        first = members[0]
+        return {
+            **first,
+            "members": members if len(members) > 1 else None,
+            "network_shape": list(self.shape),
+        }
 
     def predict(self, cases: Sequence[Case]) -> Any:
         """Points on the original grids: (N, C, d), or per case C arrays (k, d) for peaks."""
         images, _, mappings = to_network_grid(cases, self.shape)
-        predicted = self._to_original(self._predict_grid(images), mappings)
+        predicted = self._to_original(self._predict_grid(images, self.models), mappings)
         return predicted if self.decoder == "peaks" else np.stack(predicted)

@@ -1,0 +1,1 @@
+"""Network architectures for heatmap-regression landmark localization."""

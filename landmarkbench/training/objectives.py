@@ -1,0 +1,118 @@
+"""Training objectives of heatmap methods: what the network's maps are compared with.
+
+Points arrive as (B, C, K, d) on the network grid (K = 1 for one point per landmark). Each
+objective is an ``nn.Module`` so that learnable target parameters (adaptive Gaussians) are
+optimised together with the network.
+
+- ``gaussian``: L2 to static Gaussians (peak ``heatmap_peak``), the maximum over instances.
+- ``adaptive_gaussian``: L2 to learnable anisotropic, rotated Gaussians (gamma-normalised)
+  plus ``alpha * sum_i prod_k sigma_ik`` (Payer 2019; Thaler 2021); missing landmarks are
+  masked out of the loss.
+- ``onehot``: spatial-softmax negative log-likelihood of the landmark pixel (Jonkers 2025).
+- ``coordinates``: the indirect method: soft-argmax of the maps, L1 to the true points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from landmarkbench.errors import ConfigError
+from landmarkbench.heatmaps.adaptive import AdaptiveGaussianHeatmaps
+from landmarkbench.heatmaps.onehot import onehot_heatmaps
+from landmarkbench.heatmaps.soft_decoders import soft_argmax
+from landmarkbench.heatmaps.targets import gaussian_heatmaps, landmark_mask
+
+OBJECTIVES = ("gaussian", "adaptive_gaussian", "onehot", "coordinates")
+
+
+def _flat(points: torch.Tensor) -> torch.Tensor:
+    batch, classes, instances, d = points.shape
+    return points.reshape(batch, classes * instances, d)
+
+
+def _masked_mean(per_map: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    valid = valid.to(per_map.dtype)
+    return (per_map * valid).sum() / valid.sum().clamp_min(1.0)
+
+
+class HeatmapObjective(nn.Module):
+    """One objective; ``forward(maps, points)`` returns the scalar training loss.
+
+    Args:
+        kind: One of ``OBJECTIVES``.
+        config: The method's configuration (sigma_px, heatmap_peak, alpha, ...).
+        num_landmarks: Channels C.
+        ndim: Spatial dimensionality.
+        multi_instance: Empty classes are valid (all-zero) targets instead of masked.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        config: Mapping[str, Any],
+        num_landmarks: int,
+        ndim: int,
+        multi_instance: bool = False,
+    ) -> None:
+        super().__init__()
+        if kind not in OBJECTIVES:
+            raise ConfigError(
+                f"Setting target={kind!r} is unknown; use one of {', '.join(OBJECTIVES)}."
+            )
+        self.kind = kind
+        self.config = dict(config)
+        self.multi_instance = multi_instance
+        self.adaptive = None
+        if kind == "adaptive_gaussian":
+            self.adaptive = AdaptiveGaussianHeatmaps(
+                num_landmarks,
+                ndim,
+                sigma_init=config["sigma_px"],
+                rotation=True,
+                learnable=True,
+                gamma=config["gamma"],
+            )
+
+    def _valid(self, points: torch.Tensor) -> torch.Tensor:
+        if self.multi_instance:  # an empty class is a valid target: predict nothing
+            return torch.ones(points.shape[:2], dtype=torch.bool, device=points.device)
+        return landmark_mask(points[:, :, 0])
+
+    def forward(self, maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        spatial = tuple(maps.shape[2:])
+        valid = self._valid(points)
+        if self.kind == "onehot":
+            targets = onehot_heatmaps(points[:, :, 0], spatial)
+            nll = F.cross_entropy(
+                maps.float().flatten(2).flatten(0, 1),
+                targets.flat_index.flatten(),
+                reduction="sum",
+            )
+            return nll / targets.mask.sum().clamp_min(1)
+        if self.kind == "coordinates":
+            decoded = soft_argmax(maps.float(), temperature=self.config["softmax_temperature"])
+            error = (decoded - points[:, :, 0]).abs().sum(-1).nan_to_num(0.0)
+            return _masked_mean(error, valid)
+        batch, classes, instances, _ = points.shape
+        if self.adaptive is not None:
+            target = self.adaptive(points[:, :, 0], spatial)
+        else:
+            flat = gaussian_heatmaps(_flat(points), spatial, self.config["sigma_px"])
+            target = self.config["heatmap_peak"] * flat.view(
+                batch, classes, instances, *spatial
+            ).amax(2)
+        squared = (maps.float() - target).pow(2).flatten(2).sum(-1)
+        if self.adaptive is None:
+            return _masked_mean(squared, valid)
+        # The reference scaling: sum over maps / batch + alpha * sum_i prod_k sigma_ik.
+        data = (squared * valid.to(squared.dtype)).sum() / batch
+        return data + self.config["alpha"] * self.adaptive.sigma_penalty()
+
+    def describe(self) -> dict[str, Any]:
+        """Learned target parameters (adaptive Gaussians), for the fit summary."""
+        return self.adaptive.describe() if self.adaptive is not None else {}
