@@ -220,7 +220,9 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_validate_tree_reports_all_five_planted_faults_and_writes_nothing(tmp_path: Path) -> None:
+def test_validate_tree_reports_all_five_planted_faults_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = ISBI2015.write_fixture(
         tmp_path / "isbi", case_ids=[f"{k:03d}" for k in range(1, 401)], image_shape=(24, 20)
     )
@@ -253,6 +255,16 @@ def test_validate_tree_reports_all_five_planted_faults_and_writes_nothing(tmp_pa
     assert "18 coordinate lines" in by_path["AnnotationsByMD/400_senior/017.txt"]
     assert "outside" in by_path["AnnotationsByMD/400_junior/305.txt"]
     assert "sha256 mismatch" in by_path["AnnotationsByMD/400_senior/002.txt"]
+
+    # The same through the command line: all five listed, exit 1, nothing written.
+    from landmarkbench.cli.main import main
+
+    args = ["validate", "isbi2015", "--data-dir", str(root)]
+    assert main([*args, "--data-option", f"checksum_file={checksum_file}"]) == 1
+    printed = capsys.readouterr().out
+    for path in by_path:
+        assert path in printed
+    assert _snapshot(root) == before
 
 
 def test_validate_tree_summarises_a_miniature_and_checks_labels(tree: Path) -> None:
