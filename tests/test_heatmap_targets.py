@@ -281,3 +281,23 @@ def test_facade_exports_every_target():
 
     for name in targets.__all__:
         assert hasattr(targets, name)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (24, 24, 24)])
+def test_no_subnormal_values_and_only_negligible_ones_flushed(shape):
+    # Subnormal floats make CPU arithmetic ~100x slower; the separable path flushes the
+    # profile values whose products would be subnormal.
+    points = _edge_points(shape, torch.float32)
+    maps = gaussian_heatmaps(points, shape, 1.0)
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((maps > 0) & (maps < tiny)).any()
+    exact = gaussian_heatmaps(points.double(), shape, 1.0)
+    assert (maps.double() - exact).abs().max() < 1e-6
+
+
+def test_gamma_must_be_positive():
+    points = torch.zeros(1, 1, 2)
+    with pytest.raises(ValueError, match="Gamma"):
+        gaussian_heatmaps(points, (4, 4), 1.0, gamma=0.0)
+    with pytest.raises(ValueError, match="Gamma"):
+        anisotropic_gaussian_heatmaps(points, (4, 4), 1.0, 0.2, gamma=-1.0)

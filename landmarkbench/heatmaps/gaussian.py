@@ -21,11 +21,13 @@ from landmarkbench.heatmaps.points import (
     finite_points,
     sigma_per_axis,
 )
-from landmarkbench.heatmaps.window import box_half_widths, evaluate_in_boxes, mahalanobis_squared
+from landmarkbench.heatmaps.window import (
+    box_half_widths,
+    evaluate_in_boxes,
+    negative_quadratic_form,
+)
 
 DEFAULT_GAUSSIAN_WINDOW = 5.0
-# Keeps products of flushed profiles clear of the subnormal range even after a scale >= 1e-4.
-_SUBNORMAL_MARGIN = 1e4
 
 
 def gaussian_heatmaps(
@@ -39,9 +41,10 @@ def gaussian_heatmaps(
     ``g(x) = s * exp(-||x - y||^2 / (2 sigma^2))`` on the pixel-centre grid (array index
     order), with ``s = 1`` (peak 1) when ``gamma`` is None, else
     ``s = gamma / ((2 pi)^(d/2) sigma^d)`` so that the continuous map integrates to ``gamma``
-    (the discrete sum is ``gamma`` up to truncation at the border). Exact on every pixel except
-    that values below ~1e-8 of the peak are flushed to 0 (to avoid slow subnormal arithmetic).
-    The result is differentiable with respect to ``points`` and ``sigma`` (learnable sigma).
+    (the discrete sum is ``gamma`` up to truncation at the border). Exact on every pixel, except
+    that values below ``finfo(dtype).tiny^(1/d)`` (2.3e-13 in float32 3D) are flushed to 0 to
+    avoid slow subnormal arithmetic. The result is differentiable with respect to ``points``
+    and ``sigma`` (learnable sigma).
 
     Args:
         points: Landmarks of shape (B, C, d) in pixel indices; NaN marks a missing landmark,
@@ -55,7 +58,7 @@ def gaussian_heatmaps(
         Tensor of shape (B, C, *shape) on the device and (floating) dtype of ``points``.
 
     Raises:
-        ValueError: If the shapes disagree or sigma is not positive.
+        ValueError: If the shapes disagree, or sigma or gamma is not positive.
     """
     points, shape = checked_points(points, shape)
     batch, channels, ndim = points.shape
@@ -82,7 +85,7 @@ def anisotropic_gaussian_heatmaps(
     """Anisotropic, optionally rotated Gaussian heatmaps, per-landmark sigma and angles.
 
     Axis-aligned maps (``angles`` None, or all zero and not requiring grad) take the
-    separable path (exact up to values below ~1e-8 of the peak, flushed to 0). Rotated maps
+    separable path (exact up to values below finfo.tiny^(1/d), flushed to 0). Rotated maps
     are evaluated only inside the bounding box of the ellipsoid of Mahalanobis radius
     ``window`` (k) around each landmark (``half-width_a = ceil(k sqrt(S_aa))`` <=
     ``ceil(k max(sigma))``); values outside the box are exactly 0, so the absolute error is at
@@ -103,7 +106,7 @@ def anisotropic_gaussian_heatmaps(
         Tensor of shape (B, C, *shape) on the device and (floating) dtype of ``points``.
 
     Raises:
-        ValueError: If shapes disagree, sigma is not positive or window is not positive.
+        ValueError: If shapes disagree, or sigma, gamma or window is not positive.
     """
     points, shape = checked_points(points, shape)
     sigma_bcd = sigma_per_axis(sigma, points)
@@ -117,14 +120,42 @@ def anisotropic_gaussian_heatmaps(
     half_widths = box_half_widths(
         torch.einsum("...ij,...j->...i", rotation.square(), sigma_bcd.square()), shape, window
     )
-    scale = _scale(sigma_bcd, valid, gamma, 1.0 / (2 * math.pi) ** (len(shape) / 2))
-    trailing = (1,) * len(shape)
+    log_scale = log_map_scale(sigma_bcd, valid, gamma, (2 * math.pi) ** (len(shape) / 2))
 
     def values(offsets: list[torch.Tensor]) -> torch.Tensor:
-        quadratic = mahalanobis_squared(offsets, sigma_bcd, rotation)
-        return scale.reshape(*scale.shape, *trailing) * torch.exp(-0.5 * quadratic)
+        return negative_quadratic_form(offsets, sigma_bcd, rotation, 0.5, log_scale).exp()
 
     return evaluate_in_boxes(safe, shape, half_widths, values)
+
+
+def log_map_scale(
+    sigma_bcd: torch.Tensor, valid: torch.Tensor, gamma: float | None, normaliser: float
+) -> torch.Tensor:
+    """``log s`` per map (B, C): -inf if missing, else 0 or ``log(gamma / (c prod sigma))``.
+
+    The scale enters the exponent (``exp(log s - q)``), which saves a full-size multiply; a
+    missing landmark's ``exp(-inf)`` is exactly 0 and, through ``torch.where``, its gradient
+    is 0 rather than NaN. ``prod sigma = sqrt(det S)`` for any rotation.
+
+    Args:
+        sigma_bcd: Shape (B, C, d), positive.
+        valid: Bool (B, C).
+        gamma: Target sum, or None for peak 1.
+        normaliser: c, e.g. ``(2 pi)^(d/2)`` for a Gaussian.
+
+    Returns:
+        Tensor of shape (B, C).
+
+    Raises:
+        ValueError: If gamma is not positive.
+    """
+    if gamma is None:
+        log_scale = torch.zeros_like(sigma_bcd[..., 0])
+    elif not gamma > 0:
+        raise ValueError(f"Gamma must be positive (the sum of each map); got {gamma}.")
+    else:
+        log_scale = math.log(gamma / normaliser) - sigma_bcd.log().sum(dim=-1)
+    return torch.where(valid, log_scale, -math.inf)
 
 
 def _separable_gaussian(
@@ -135,38 +166,28 @@ def _separable_gaussian(
 ) -> torch.Tensor:
     """Axis-aligned Gaussian as an outer product of 1D profiles: one pass over the output.
 
-    The scale and the validity mask are folded into the first (shortest) profile, so the full
-    map is written once, by the last broadcast multiply.
+    All d profiles are computed together on a (B, C, d, max(shape)) tensor in five operations
+    (each a parallel region: on a busy CPU each one costs a scheduling delay, so few matter
+    more than small), with the log-scale folded into the first profile's exponent. The full
+    map is then written once, by the last broadcast multiply.
     """
     safe, valid = finite_points(points)
     ndim = len(shape)
-    scale = _scale(sigma_bcd, valid, gamma, 1.0 / (2 * math.pi) ** (ndim / 2))
-    # Products of d profile values below tiny^(1/d) would be subnormal, and subnormal
-    # arithmetic is ~100x slower on CPUs; such values (< 1e-8 of the peak even in float32 3D)
+    log_scale = log_map_scale(sigma_bcd, valid, gamma, (2 * math.pi) ** (ndim / 2))
+    bias = torch.cat((log_scale[..., None], torch.zeros_like(sigma_bcd[..., 1:])), dim=-1)
+    inverse = math.sqrt(0.5) / sigma_bcd  # (B, C, d)
+    coords = torch.arange(max(shape), device=points.device, dtype=points.dtype)
+    # Subtract before scaling: coords * inverse - point * inverse would cancel catastrophically.
+    scaled = (coords - safe[..., None]) * inverse[..., None]
+    profiles = torch.addcmul(bias[..., None], scaled, scaled, value=-1.0).exp()
+    # A product of d values below tiny^(1/d) would be subnormal, and subnormal arithmetic is
+    # ~100x slower on CPUs: such values (< 2.3e-13 in float32 3D, < 1.1e-19 in float32 2D)
     # are set to exactly 0 instead.
-    cutoff = _SUBNORMAL_MARGIN * torch.finfo(points.dtype).tiny ** (1 / ndim)
+    cutoff = torch.finfo(points.dtype).tiny ** (1 / ndim)
+    profiles = torch.nn.functional.threshold(profiles, cutoff, 0.0)
     heatmaps = None
     for axis, size in enumerate(shape):
-        coords = torch.arange(size, device=points.device, dtype=points.dtype)
-        offsets = (coords - safe[..., axis, None]) / sigma_bcd[..., axis, None]
-        profile = torch.exp(-0.5 * offsets.square())  # (B, C, size)
-        profile = profile.masked_fill(profile < cutoff, 0.0)
-        if axis == 0:
-            profile = profile * scale[..., None]
-        view = (*profile.shape[:2], *(size if k == axis else 1 for k in range(ndim)))
-        profile = profile.reshape(view)
+        view = (*profiles.shape[:2], *(size if k == axis else 1 for k in range(ndim)))
+        profile = profiles[:, :, axis, :size].reshape(view)
         heatmaps = profile if heatmaps is None else heatmaps * profile
     return heatmaps
-
-
-def _scale(
-    sigma_bcd: torch.Tensor, valid: torch.Tensor, gamma: float | None, constant: float
-) -> torch.Tensor:
-    """Per-map factor s (B, C): 0 for missing landmarks, 1 or ``gamma * constant / prod sigma``.
-
-    ``prod sigma = sqrt(det S)`` for any rotation.
-    """
-    scale = valid.to(sigma_bcd.dtype)
-    if gamma is not None:
-        scale = scale * (gamma * constant) / sigma_bcd.prod(dim=-1)
-    return scale

@@ -8,13 +8,18 @@ from collections.abc import Sequence
 import torch
 
 from landmarkbench.heatmaps.covariance import rotation_matrix
+from landmarkbench.heatmaps.gaussian import log_map_scale
 from landmarkbench.heatmaps.points import (
     angles_per_landmark,
     checked_points,
     finite_points,
     sigma_per_axis,
 )
-from landmarkbench.heatmaps.window import box_half_widths, evaluate_in_boxes, mahalanobis_squared
+from landmarkbench.heatmaps.window import (
+    box_half_widths,
+    evaluate_in_boxes,
+    negative_quadratic_form,
+)
 
 DEFAULT_LAPLACIAN_WINDOW = 8.0
 
@@ -47,7 +52,8 @@ def laplacian_heatmaps(
         Tensor of shape (B, C, H, W) on the device and (floating) dtype of ``points``.
 
     Raises:
-        ValueError: If the maps are not 2D, the shapes disagree or sigma is not positive.
+        ValueError: If the maps are not 2D, the shapes disagree, or sigma or gamma is not
+            positive.
     """
     if len(shape) != 2:
         raise ValueError(
@@ -62,15 +68,13 @@ def laplacian_heatmaps(
     half_widths = box_half_widths(
         torch.einsum("...ij,...j->...i", rotation.square(), sigma_bcd.square()), shape, window
     )
-    scale = valid.to(points.dtype)
-    if gamma is not None:
-        scale = scale * gamma / ((2 * math.pi / 3) * sigma_bcd.prod(dim=-1))
+    log_scale = log_map_scale(sigma_bcd, valid, gamma, 2 * math.pi / 3)[..., None, None]
 
     def values(offsets: list[torch.Tensor]) -> torch.Tensor:
-        quadratic = 3 * mahalanobis_squared(offsets, sigma_bcd, rotation)
+        quadratic = negative_quadratic_form(offsets, sigma_bcd, rotation, 3.0).neg()
         positive = quadratic > 0
         # sqrt has an infinite derivative at 0: route 0 through a constant branch.
         distance = torch.where(positive, torch.where(positive, quadratic, 1.0).sqrt(), 0.0)
-        return scale[..., None, None] * torch.exp(-distance)
+        return (log_scale - distance).exp()
 
     return evaluate_in_boxes(safe, shape, half_widths, values)

@@ -90,29 +90,45 @@ def evaluate_in_boxes(
     return maps.reshape(batch, channels, *shape)
 
 
-def mahalanobis_squared(
-    offsets: list[torch.Tensor], sigma: torch.Tensor, rotation: torch.Tensor
+def negative_quadratic_form(
+    offsets: list[torch.Tensor],
+    sigma: torch.Tensor,
+    rotation: torch.Tensor,
+    factor: float = 1.0,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``(x - y)^T S^-1 (x - y)`` with ``S = R diag(sigma^2) R^T``, on broadcast offsets.
+    """``bias - factor * (x - y)^T S^-1 (x - y)`` with ``S = R diag(sigma^2) R^T``.
 
-    Computed as ``|diag(1/sigma) R^T (x - y)|^2``: no matrix inverse, exact for any sigma.
+    Computed as ``bias - |sqrt(factor) diag(1/sigma) R^T (x - y)|^2``: no matrix inverse, and
+    the per-axis products are formed on the small 1D offsets so that only d + 1 operations
+    touch full-window tensors (each full-size op is a parallel region, and on a busy CPU every
+    parallel region costs a scheduling delay).
 
     Args:
         offsets: d tensors from ``evaluate_in_boxes`` (broadcastable against each other).
         sigma: Shape (B, C, d).
         rotation: Shape (B, C, d, d).
+        factor: Multiplies the quadratic form (e.g. 1/2 for a Gaussian exponent).
+        bias: Shape (B, C) added to every value (e.g. a log-scale), or None for 0.
 
     Returns:
-        Tensor broadcast from the offsets, shape (B, C, L_0, ..., L_{d-1}).
+        Tensor of shape (B, C, L_0, ..., L_{d-1}).
     """
     ndim = len(offsets)
     trailing = (1,) * ndim
-    weights = rotation / sigma[..., None, :]  # weights[..., a, j] = R[a, j] / sigma_j
+    # weights[..., a, j] = sqrt(factor) R[a, j] / sigma_j
+    weights = rotation * (math.sqrt(factor) / sigma[..., None, :])
+    weights = weights.reshape(*weights.shape, *trailing)
     total = None
+    if bias is not None:
+        total = bias.reshape(*bias.shape, *trailing)
     for j in range(ndim):
         projected = None
         for a in range(ndim):
-            term = weights[..., a, j].reshape(*weights.shape[:2], *trailing) * offsets[a]
+            term = weights[:, :, a, j] * offsets[a]
             projected = term if projected is None else projected + term
-        total = projected.square() if total is None else total + projected.square()
+        if total is None:
+            total = torch.mul(projected, projected).neg()
+        else:
+            total = torch.addcmul(total, projected, projected, value=-1.0)
     return total
