@@ -11,6 +11,7 @@ import numpy as np
 from landmarkbench.catalog import DATASETS
 from landmarkbench.datasets import isbi2015_files as files
 from landmarkbench.datasets.base import Case, LandmarkDataset
+from landmarkbench.datasets.cephalometric import ISBI_LANDMARK_NAMES
 from landmarkbench.datasets.real_data import require_data_dir
 from landmarkbench.errors import DataError, UsageError
 
@@ -43,27 +44,7 @@ class ISBI2015(LandmarkDataset):
     name = "isbi2015"
     version = "1"
     ndim = 2
-    landmark_names = (
-        "sella",
-        "nasion",
-        "orbitale",
-        "porion",
-        "subspinale",
-        "supramentale",
-        "pogonion",
-        "menton",
-        "gnathion",
-        "gonion",
-        "lower_incisal_incision",
-        "upper_incisal_incision",
-        "upper_lip",
-        "lower_lip",
-        "subnasale",
-        "soft_tissue_pogonion",
-        "posterior_nasal_spine",
-        "anterior_nasal_spine",
-        "articulare",
-    )
+    landmark_names = ISBI_LANDMARK_NAMES
     ground_truth_options = ("mean", "senior", "junior", "challenge")
     default_sdr_radii_mm = (2.0, 2.5, 3.0, 4.0)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from landmarkbench.catalog import DATASETS
 from landmarkbench.datasets.base import Case
+from landmarkbench.datasets.cephalometric import ISBI_LANDMARK_NAMES
 from landmarkbench.datasets.generated import GeneratedDataset, grid_shape
 from landmarkbench.errors import UsageError
 
@@ -54,27 +55,7 @@ class SyntheticCeph(GeneratedDataset):
     name = "synthetic_ceph"
     version = "1"
     ndim = 2
-    landmark_names = (
-        "sella",
-        "nasion",
-        "orbitale",
-        "porion",
-        "subspinale",
-        "supramentale",
-        "pogonion",
-        "menton",
-        "gnathion",
-        "gonion",
-        "lower_incisal_incision",
-        "upper_incisal_incision",
-        "upper_lip",
-        "lower_lip",
-        "subnasale",
-        "soft_tissue_pogonion",
-        "posterior_nasal_spine",
-        "anterior_nasal_spine",
-        "articulare",
-    )
+    landmark_names = ISBI_LANDMARK_NAMES
     ground_truth_options = ("mean", "annotator1", "annotator2", "truth")
     cached_arrays = frozenset({"image", "truth", "annotator1", "annotator2", "spacing"})
 
