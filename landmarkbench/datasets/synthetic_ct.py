@@ -45,7 +45,7 @@ class SyntheticCT(GeneratedDataset):
 
     def __init__(
         self,
-        n_cases: int = 40,
+        n_cases: int = 60,
         image_shape: tuple[int, int, int] = (32, 64, 64),
         seed: int = 0,
         cache_dir: str | Path | None = None,
