@@ -12,7 +12,7 @@ from typing import Any
 
 from landmarkbench.catalog import DATASETS, METHODS
 from landmarkbench.config import parse_overrides, resolve_config
-from landmarkbench.errors import ConfigError, LandmarkBenchError, UsageError
+from landmarkbench.errors import ConfigError, LandmarkBenchError, ResultsError, UsageError
 from landmarkbench.registry import did_you_mean
 from landmarkbench.runner import BenchmarkRun, RunOutcome, RunRequest
 
@@ -128,11 +128,17 @@ def execute_plan(
         echo(f"[{run.request.method} seed {run.request.seed}] {state} -> {outcome.run_dir}")
         outcomes.append(outcome)
     first = runs[0]
-    rows, _ = collect_rows(first.root, first.request.dataset)
-    wanted = {(o.identity.method, o.identity.config_hash, o.identity.split_id) for o in outcomes}
-    shown = [r for r in rows if (r.method, r.config_hash, r.protocol) in wanted] or rows
     echo("")
-    echo(render_table(shown, "markdown", title=_title(first)))
+    try:
+        rows, _ = collect_rows(first.root, first.request.dataset)
+    except ResultsError:
+        echo("No complete run to tabulate yet (see the failed folds below).")
+    else:
+        wanted = {
+            (o.identity.method, o.identity.config_hash, o.identity.split_id) for o in outcomes
+        }
+        shown = [r for r in rows if (r.method, r.config_hash, r.protocol) in wanted] or rows
+        echo(render_table(shown, "markdown", title=_title(first)))
     uri = outcomes[-1].summary["tracking_uri"]
     echo(f"Results (source of truth): {first.root / first.request.dataset}")
     echo(f"MLflow store: {uri}")

@@ -234,7 +234,10 @@ class BenchmarkRun:
                     run_key,
                     fold.name,
                     {**record, "fold": fold.name},
-                    self.evaluation.flat_metrics(fold_record["metrics"]),
+                    {
+                        **self.evaluation.flat_metrics(fold_record["metrics"]),
+                        **_learned_target_metrics(fold_record["fit"], self.dataset.landmark_names),
+                    },
                     fold_record.get("history"),
                     fold_dir,
                 )
@@ -341,3 +344,17 @@ class BenchmarkRun:
             record=record,
         )
         commit_dir(staging, fold_dir)
+
+
+def _learned_target_metrics(fit: dict[str, Any], names: Sequence[str]) -> dict[str, float]:
+    """Learned sigmas (per landmark and axis) and angles of adaptive targets, for MLflow."""
+    learned = fit.get("learned_targets") or {}
+    metrics: dict[str, float] = {}
+    for name, sigmas in zip(names, learned.get("sigma") or [], strict=False):
+        for axis, value in enumerate(sigmas):
+            metrics[f"learned_sigma_px.{name}.{axis}"] = float(value)
+    for name, angles in zip(names, learned.get("angles") or [], strict=False):
+        for axis, value in enumerate(angles if isinstance(angles, list) else [angles]):
+            metrics[f"learned_angle_rad.{name}.{axis}"] = float(value)
+    return metrics
+
