@@ -15,6 +15,7 @@ from landmarkbench import __version__
 from landmarkbench.cli.fetch_cmd import fetch_command
 from landmarkbench.cli.fixture_cmd import fixture_command
 from landmarkbench.cli.ls_cmd import ls_command
+from landmarkbench.cli.regress_cmd import regress_command
 from landmarkbench.cli.run_cmd import run_command
 from landmarkbench.cli.table_cmd import table_command
 from landmarkbench.cli.validate_cmd import validate_command
@@ -38,6 +39,7 @@ cli.add_command(table_command)
 cli.add_command(validate_command)
 cli.add_command(fetch_command)
 cli.add_command(fixture_command)
+cli.add_command(regress_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
