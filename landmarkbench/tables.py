@@ -1,34 +1,52 @@
-"""Comparison tables built from stored run summaries only (never by retraining).
+"""Paper-style comparison tables built from stored results only (never by retraining).
 
-One row per (method, config, split); several seeds of the same row are pooled: the spread
-is over every (seed, fold) pair. Arrows say which direction is better; the best value of
-each column is bold.
+One row per (method, config, split); seeds of the same row are pooled. One table per split
+(methods are compared only on the same images). k-fold protocols show pooled out-of-fold
+numbers; the official protocol shows one column group per test set (e.g. test1, test2).
+Point data get a 95 % bootstrap CI of the pooled MRE (resampling images) and a paired
+Wilcoxon signed-rank test of per-image MRE against the best method. Published figures from
+the dataset manifest are shown as labelled literature rows: never bold, never tested.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from landmarkbench.errors import ResultsError
-from landmarkbench.evaluation import evaluation_for, value_of
-from landmarkbench.results_layout import summary_files
+from landmarkbench.errors import ResultsError, UnknownNameError
+from landmarkbench.evaluation import Column, evaluation_for, value_of
+from landmarkbench.manifest import PublishedResult, load_manifest
+from landmarkbench.results_layout import RunIdentity, summary_files
 from landmarkbench.run_summary import evaluation_of
+from landmarkbench.table_formats import (
+    DAGGER,
+    DASH,
+    FORMATS,
+    Cell,
+    Table,
+    bold_best,
+    bold_row,
+    ci_cell,
+    render,
+    spread_cell,
+)
+from landmarkbench.table_stats import ImageErrors, average_over_seeds
 
-FORMATS = ("markdown", "csv", "latex")
+__all__ = ["FORMATS", "Row", "collect_rows", "literature_rows", "render_table"]
+
+# Protocols whose folds are separate test sets, reported side by side rather than pooled.
+PER_SPLIT_PROTOCOLS = ("official",)
 
 
 @dataclass
 class Row:
-    """One table row: a method under one protocol, with its numbers."""
+    """One table row: a method under one protocol, with its numbers and where they live."""
 
     method: str
     config_hash: str
@@ -39,6 +57,60 @@ class Row:
     operator: str
     ground_truth: str
     multi_instance: bool
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    results_dir: Path | None = None
+
+    @property
+    def split_protocol(self) -> str:
+        """The protocol name (``kfold``, ``official``...) of the row's split."""
+        if not self.summaries:
+            return self.protocol.split("-")[0]
+        return self.summaries[0]["record"]["protocol"]["name"]
+
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """Column groups as (name, fold names): per test set or pooled over the folds."""
+        folds = list(self.summaries[0]["folds_expected"]) if self.summaries else []
+        if self.split_protocol in PER_SPLIT_PROTOCOLS:
+            return [(name, [name]) for name in folds]
+        return [("pooled", folds)]
+
+    def group_metrics(self, folds: Sequence[str]) -> list[dict[str, Any]]:
+        """Per-seed metrics of a group: pooled summary, or the one fold's summary."""
+        if len(self.groups()) == 1:
+            return [s["pooled"] for s in self.summaries] or [self.pooled]
+        return [s["per_fold"][folds[0]] for s in self.summaries if folds[0] in s["per_fold"]]
+
+    def group_spread(self, folds: Sequence[str], column: Column) -> list[float]:
+        """Values of ``column`` over (seed, fold) of the group (over seeds for one fold)."""
+        if not self.summaries:
+            return list(self.fold_values)
+        return [
+            value_of(s["per_fold"][f], column)
+            for s in self.summaries
+            for f in folds
+            if f in s["per_fold"]
+        ]
+
+    def image_errors(self, folds: Sequence[str]) -> ImageErrors | None:
+        """Per-image point errors of the group from the fold prediction files (seed mean)."""
+        if self.multi_instance or not self.summaries or self.results_dir is None:
+            return None
+        evaluation = evaluation_for(False)
+        per_seed = []
+        for summary in self.summaries:
+            identity = RunIdentity(**summary["identity"])
+            names = summary["record"]["dataset"]["landmark_names"]
+            parts = [
+                evaluation.read(identity.fold_dir(self.results_dir, f), names)
+                for f in folds
+                if f in summary["per_fold"]
+            ]
+            if parts:
+                case_ids = tuple(c for p in parts for c in p.case_ids)
+                per_seed.append(
+                    ImageErrors(case_ids, np.concatenate([p.point_error for p in parts]))
+                )
+        return average_over_seeds(per_seed) if per_seed else None
 
 
 def collect_rows(results_dir: Path, dataset: str) -> tuple[list[Row], list[str]]:
@@ -61,123 +133,306 @@ def collect_rows(results_dir: Path, dataset: str) -> tuple[list[Row], list[str]]
             f"No complete results for dataset {dataset!r} under '{results_dir}'; run "
             f"'landmarkbench run --dataset {dataset}' first or pass --results-dir."
         )
-    rows = []
-    for (method, config_hash, split_id), summaries in sorted(groups.items()):
-        record = summaries[0]["record"]
-        evaluation = evaluation_of(record)
-        rows.append(
-            Row(
-                method=method,
-                config_hash=config_hash,
-                protocol=split_id,
-                seeds=sorted(s["identity"]["seed"] for s in summaries),
-                fold_values=[
-                    value_of(m, evaluation.primary)
-                    for s in summaries
-                    for m in s["per_fold"].values()
-                ],
-                pooled=_mean_over_seeds([s["pooled"] for s in summaries], evaluation, record),
-                operator=record["metric"]["sdr_operator"],
-                ground_truth=record["dataset"]["ground_truth"],
-                multi_instance=bool(record["dataset"].get("multi_instance", False)),
-            )
-        )
-    return rows, notes
+    return [_row(key, s, results_dir) for key, s in sorted(groups.items())], notes
 
 
-def _mean_over_seeds(pooled: Sequence[dict[str, Any]], evaluation, record) -> dict[str, Any]:
-    """The pooled numbers of several seeds, averaged column by column."""
-    if len(pooled) == 1:
-        return pooled[0]
-    columns = evaluation.columns(pooled[0], record["metric"]["sdr_operator"])
+def _row(key: tuple[str, str, str], summaries: list[dict[str, Any]], root: Path) -> Row:
+    method, config_hash, split_id = key
+    summaries = sorted(summaries, key=lambda s: s["identity"]["seed"])
+    record = summaries[0]["record"]
+    evaluation = evaluation_of(record)
+    return Row(
+        method=method,
+        config_hash=config_hash,
+        protocol=split_id,
+        seeds=[s["identity"]["seed"] for s in summaries],
+        fold_values=[
+            value_of(m, evaluation.primary) for s in summaries for m in s["per_fold"].values()
+        ],
+        pooled=_mean_metrics([s["pooled"] for s in summaries], evaluation, record),
+        operator=record["metric"]["sdr_operator"],
+        ground_truth=record["dataset"]["ground_truth"],
+        multi_instance=bool(record["dataset"].get("multi_instance", False)),
+        summaries=summaries,
+        results_dir=root,
+    )
+
+
+def _mean_metrics(metrics: Sequence[dict[str, Any]], evaluation, record) -> dict[str, Any]:
+    """Several seeds' metrics, averaged column by column."""
+    if len(metrics) == 1:
+        return metrics[0]
     averaged: dict[str, Any] = {}
-    for column in columns:
+    for column in evaluation.columns(metrics[0], record["metric"]["sdr_operator"]):
         target = averaged
         for part in column.key[:-1]:
             target = target.setdefault(part, {})
-        target[column.key[-1]] = float(np.mean([value_of(p, column) for p in pooled]))
+        target[column.key[-1]] = float(np.mean([value_of(m, column) for m in metrics]))
     return averaged
 
 
-def _columns(
+def literature_rows(dataset: str) -> list[PublishedResult]:
+    """Published results declared in the dataset's manifest (none without a manifest)."""
+    try:
+        return list(load_manifest(dataset).published_results)
+    except UnknownNameError:
+        return []
+
+
+def render_table(
     rows: Sequence[Row],
-) -> tuple[list[str], list[list[str]], list[list[float]], list[bool]]:
-    """Header, formatted cells, raw values and direction of every numeric column."""
-    evaluation = evaluation_for(rows[0].multi_instance)
-    columns = evaluation.columns(rows[0].pooled, rows[0].operator)
-    header = ["Method", "Protocol", "Seeds", f"{evaluation.primary.header} (folds)"]
-    header += [c.header for c in columns]
-    higher = [evaluation.primary.higher_is_better] + [c.higher_is_better for c in columns]
-    names = [r.method for r in rows]
-    cells, values = [], []
+    fmt: str = "markdown",
+    title: str = "",
+    *,
+    literature: Sequence[PublishedResult] = (),
+    bootstrap: int = 2000,
+    seed: int = 0,
+    per_landmark: bool = False,
+) -> str:
+    """Render rows (and literature rows) as Markdown, LaTeX, CSV or HTML tables.
+
+    Args:
+        rows: Our rows, from ``collect_rows``.
+        fmt: One of ``FORMATS``.
+        title: Text opening every caption.
+        literature: Published results to show beside ours, labelled as literature.
+        bootstrap: Bootstrap resamples for the MRE interval (0 to skip it).
+        seed: Seed of the bootstrap.
+        per_landmark: One row per landmark, methods as columns, instead.
+
+    Raises:
+        ResultsError: for ``per_landmark`` on multi-instance results.
+    """
+    by_split: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        label = row.method if names.count(row.method) == 1 else f"{row.method} [{row.config_hash}]"
-        mean = float(np.mean(row.fold_values))
-        std = float(np.std(row.fold_values, ddof=1)) if len(row.fold_values) > 1 else 0.0
-        numbers = [value_of(row.pooled, c) for c in columns]
-        cells.append(
-            [label, row.protocol, ",".join(map(str, row.seeds)), f"{mean:.2f} ± {std:.2f}"]
-            + [f"{v:.2f}" for v in numbers]
-        )
-        values.append([mean, *numbers])
-    return header, cells, values, higher
-
-
-def _best_rows(values: list[list[float]], higher: list[bool]) -> list[set[int]]:
-    """For each numeric column, the rows holding the best value."""
-    array = np.asarray(values, dtype=float)
-    best = []
-    for col in range(array.shape[1]):
-        column = array[:, col]
-        if np.all(np.isnan(column)):
-            best.append(set())
+        by_split[row.protocol].append(row)
+    tables: list[Table] = []
+    used: set[int] = set()
+    for section in by_split.values():
+        if per_landmark:
+            tables.append(per_landmark_table(section, title))
             continue
-        target = np.nanmax(column) if higher[col] else np.nanmin(column)
-        best.append({int(i) for i in np.flatnonzero(np.isclose(column, target))})
-    return best
+        matching = [p for p in literature if p.protocol == section[0].split_protocol]
+        used |= {id(p) for p in matching}
+        tables.append(section_table(section, matching, title, bootstrap, seed))
+    leftover = [p for p in literature if id(p) not in used]
+    if leftover and not per_landmark:
+        for protocol in dict.fromkeys(p.protocol for p in leftover):
+            tables.append(literature_table([p for p in leftover if p.protocol == protocol], title))
+    return render(tables, fmt)
 
 
-def render_table(rows: Sequence[Row], fmt: str = "markdown", title: str = "") -> str:
-    """Render rows as a Markdown, CSV or LaTeX table."""
-    header, cells, values, higher = _columns(rows)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(cells)
-        return buffer.getvalue()
-    best = _best_rows(values, higher)
-    numeric_start = 3
-    bold = (lambda s: f"**{s}**") if fmt == "markdown" else (lambda s: f"\\textbf{{{s}}}")
-    for i, row in enumerate(cells):
-        for col, winners in enumerate(best):
-            if i in winners and len(rows) > 1:
-                row[numeric_start + col] = bold(row[numeric_start + col])
-    if fmt == "markdown":
-        lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
-        lines += [f"| {' | '.join(r)} |" for r in cells]
-        return (f"{title}\n\n" if title else "") + "\n".join(lines) + "\n"
-    return _latex(header, cells, title)
+_FIXED = ["Method", "Protocol", "Seeds", "Source", "Ground truth"]
 
 
-def _latex(header: list[str], cells: list[list[str]], title: str) -> str:
-    def escape(text: str) -> str:
-        text = text.replace("\\textbf{", "\x00").replace("}", "\x01")
-        for char, repl in (("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
-            text = text.replace(char, repl)
-        text = text.replace("±", r"$\pm$").replace("↓", r"$\downarrow$").replace("↑", r"$\uparrow$")
-        text = text.replace("<=", r"$\leq$").replace("<", r"$<$")
-        return text.replace("\x00", "\\textbf{").replace("\x01", "}")
+def section_table(
+    section: Sequence[Row],
+    literature: Sequence[PublishedResult],
+    title: str,
+    bootstrap: int,
+    seed: int,
+) -> Table:
+    """The table of one split: our rows (with statistics) then its literature rows."""
+    first = section[0]
+    evaluation = evaluation_for(first.multi_instance)
+    point = not first.multi_instance
+    columns = evaluation.columns(first.pooled, first.operator)
+    shown = columns[1:] if point else columns
+    header, higher = list(_FIXED), []
+    for name, _ in first.groups():
+        prefix = "" if name == "pooled" else f"{name} "
+        header.append(f"{prefix}{evaluation.primary.header} ({_over(name)})")
+        higher.append(evaluation.primary.higher_is_better)
+        if point:
+            header.append(f"{prefix}Pooled MRE mm ↓ [95% CI]")
+            higher.append(False)
+        header += [f"{prefix}{c.header}" for c in shown]
+        higher += [c.higher_is_better for c in shown]
+    body = [_fixed_cells(row, section) for row in section]
+    for _name, folds in first.groups():
+        cells = _group_cells(section, folds, evaluation.primary, shown, bootstrap, seed)
+        for row_cells, extra in zip(body, cells, strict=True):
+            row_cells += extra
+    bold_best(body, higher, len(_FIXED))
+    body += [_literature_cells(r, first.groups(), shown, point) for r in _merged(literature)]
+    return Table(
+        caption=_caption(title, first),
+        header=header,
+        rows=body,
+        footnotes=_footnotes(point, bool(literature), bootstrap, seed),
+        numeric_from=len(_FIXED),
+    )
 
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        rf"\caption{{{escape(title)}}}" if title else "",
-        r"\begin{tabular}{" + "l" * 3 + "r" * (len(header) - 3) + "}",
-        r"\hline",
-        " & ".join(escape(h) for h in header) + r" \\",
-        r"\hline",
-    ]
-    lines += [" & ".join(escape(c) for c in row) + r" \\" for row in cells]
-    lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(line for line in lines if line) + "\n"
+
+def _over(group: str) -> str:
+    return "folds" if group == "pooled" else "seeds"
+
+
+def _label(row: Row, rows: Sequence[Row]) -> str:
+    same = sum(r.method == row.method for r in rows)
+    return row.method if same == 1 else f"{row.method} [{row.config_hash}]"
+
+
+def _fixed_cells(row: Row, rows: Sequence[Row]) -> list[Cell]:
+    texts = [_label(row, rows), row.protocol, ",".join(map(str, row.seeds))]
+    return [Cell.plain(t) for t in (*texts, "ours", row.ground_truth)]
+
+
+def _group_cells(
+    section: Sequence[Row],
+    folds: Sequence[str],
+    primary: Column,
+    shown: Sequence[Column],
+    bootstrap: int,
+    seed: int,
+) -> list[list[Cell]]:
+    """Every row's cells of one column group: spread, MRE with CI and test, metrics."""
+    from landmarkbench.table_stats import bootstrap_ci, compare_with_best, is_significant
+
+    errors = {i: row.image_errors(folds) for i, row in enumerate(section)}
+    known = {i: e for i, e in errors.items() if e is not None}
+    _, tests = compare_with_best(
+        {i: e.per_image_mre() for i, e in known.items()},
+        {i: e.pooled_mre for i, e in known.items()},
+    )
+    result = []
+    for i, row in enumerate(section):
+        cells = [spread_cell(row.group_spread(folds, primary))]
+        if i in known:
+            low, high = bootstrap_ci(known[i], bootstrap, seed)
+            p_value = tests.get(i, (float("nan"), 0))[0]
+            cells.append(ci_cell(known[i].pooled_mre, low, high, p_value, is_significant(p_value)))
+        elif not row.multi_instance:
+            cells.append(DASH)
+        metrics = row.group_metrics(folds)
+        for column in shown:
+            value = float(np.mean([value_of(m, column) for m in metrics]))
+            cells.append(Cell(f"{value:.2f}", (("", value),)))
+        result.append(cells)
+    return result
+
+
+def _merged(literature: Sequence[PublishedResult]) -> list[list[PublishedResult]]:
+    """Published results grouped into rows: one per (method, source, ground truth)."""
+    rows: dict[tuple, list[PublishedResult]] = defaultdict(list)
+    for result in literature:
+        rows[(result.method, result.source, result.ground_truth)].append(result)
+    return list(rows.values())
+
+
+def _literature_cells(
+    results: Sequence[PublishedResult],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    shown: Sequence[Column],
+    with_ci: bool,
+) -> list[Cell]:
+    first = results[0]
+    gt = first.ground_truth or "not recorded"
+    texts = (first.method, first.protocol, "—", f"literature: {first.source}", gt)
+    cells = [Cell.plain(t) for t in texts]
+    for name, _ in groups:
+        found = [r for r in results if r.split == name or len(groups) == 1]
+        result = found[0] if found else None
+        cells.append(_published_mre(result))
+        cells += [DASH] if with_ci else []
+        cells += [_published_sdr(result, column) for column in shown]
+    return cells
+
+
+def _published_mre(result: PublishedResult | None) -> Cell:
+    if result is None:
+        return DASH
+    if result.mre_std_mm is None:
+        return Cell(f"{result.mre_mm:.2f}", (("", result.mre_mm),))
+    text = f"{result.mre_mm:.2f} ± {result.mre_std_mm:.2f}"
+    return Cell(text, (("", result.mre_mm), (" std", result.mre_std_mm)))
+
+
+def _published_sdr(result: PublishedResult | None, column: Column) -> Cell:
+    if result is None or column.key[0] != "sdr":
+        return DASH
+    value = {float(k): v for k, v in result.sdr.items()}.get(float(column.key[1]))
+    return DASH if value is None else Cell(f"{value:.2f}", (("", float(value)),))
+
+
+def literature_table(literature: Sequence[PublishedResult], title: str) -> Table:
+    """Published results of a protocol none of our runs used (shown alone, not compared)."""
+    splits = list(dict.fromkeys(r.split for r in literature))
+    groups = [(s, [s]) for s in splits]
+    radii = sorted({float(k) for r in literature for k in r.sdr})
+    shown = [Column(f"SDR {r:g} mm % ↑", ("sdr", str(r)), True) for r in radii]
+    header = list(_FIXED)
+    for split in splits:
+        header += [f"{split} MRE mm ↓"] + [f"{split} {c.header}" for c in shown]
+    body = [_literature_cells(r, groups, shown, False) for r in _merged(literature)]
+    protocol = literature[0].protocol
+    caption = f"{title}: " if title else ""
+    caption += f"published results, protocol {protocol} (none of our runs used it)"
+    return Table(caption, header, body, [_LITERATURE_NOTE], numeric_from=len(_FIXED))
+
+
+_LITERATURE_NOTE = (
+    "Literature rows are published figures copied from the dataset manifest, not recomputed: "
+    "never bold and never tested; check their protocol and ground truth before comparing."
+)
+
+
+def _caption(title: str, row: Row) -> str:
+    parts = [title] if title else []
+    parts.append(
+        f"protocol {row.split_protocol} (split {row.protocol}), ground truth {row.ground_truth}, "
+        f"SDR operator {row.operator}"
+    )
+    return "; ".join(parts)
+
+
+def _footnotes(point: bool, literature: bool, bootstrap: int, seed: int) -> list[str]:
+    notes = ["Bold: best of our methods in each column (literature rows are never bold)."]
+    if point:
+        if bootstrap > 0:
+            notes.append(
+                f"[low, high]: 95 % bootstrap confidence interval of the pooled MRE "
+                f"({bootstrap} resamples of images, seed {seed})."
+            )
+        notes.append(
+            f"{DAGGER}: per-image MRE differs from the method with the lowest pooled MRE of "
+            "the same column group (paired Wilcoxon signed-rank test on the common images, "
+            "p < 0.05); only methods on the same split are compared."
+        )
+    else:
+        notes.append(
+            "Statistics (bootstrap CI, Wilcoxon test) are skipped for multi-instance data."
+        )
+    if literature:
+        notes.append(_LITERATURE_NOTE)
+    return notes
+
+
+def per_landmark_table(section: Sequence[Row], title: str) -> Table:
+    """One row per landmark, one column per (method, column group): MRE in mm, best bold.
+
+    Raises:
+        ResultsError: for multi-instance results (no per-landmark point errors).
+    """
+    if section[0].multi_instance:
+        raise ResultsError(
+            "Per-landmark tables need one point per landmark; multi-instance results have "
+            "none: drop --per-landmark."
+        )
+    header, per_column = ["Landmark"], []
+    for row in section:
+        for name, folds in row.groups():
+            suffix = "" if name == "pooled" else f" {name}"
+            header.append(f"{_label(row, section)}{suffix} MRE mm ↓")
+            per_column.append(row.image_errors(folds))
+    names = section[0].summaries[0]["record"]["dataset"]["landmark_names"]
+    values = np.array([e.per_landmark_mre() for e in per_column]).T
+    pooled = np.array([[e.pooled_mre for e in per_column]])
+    body = []
+    labels = [*names, "all landmarks (pooled)"]
+    for label, line in zip(labels, np.vstack([values, pooled]), strict=True):
+        cells = [Cell(f"{v:.2f}", (("", float(v)),)) for v in line]
+        body.append([Cell.plain(str(label)), *bold_row(cells)])
+    caption = _caption(title, section[0]) + "; per-landmark MRE in mm (lower is better)"
+    notes = ["Bold: lowest MRE of each landmark (row)."]
+    return Table(caption, header, body, notes, numeric_from=1)
