@@ -1,0 +1,1 @@
+"""Uncertainty quantification: conformal prediction regions for heatmap methods."""
