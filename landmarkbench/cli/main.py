@@ -14,6 +14,7 @@ import click
 from landmarkbench import __version__
 from landmarkbench.cli.fetch_cmd import fetch_command
 from landmarkbench.cli.fixture_cmd import fixture_command
+from landmarkbench.cli.leaderboard_cmd import leaderboard_command
 from landmarkbench.cli.ls_cmd import ls_command
 from landmarkbench.cli.regress_cmd import regress_command
 from landmarkbench.cli.run_cmd import run_command
@@ -40,6 +41,7 @@ cli.add_command(validate_command)
 cli.add_command(fetch_command)
 cli.add_command(fixture_command)
 cli.add_command(regress_command)
+cli.add_command(leaderboard_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

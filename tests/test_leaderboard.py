@@ -1,0 +1,120 @@
+"""Static HTML leaderboard: site structure from tiny stored runs, and a headless browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from landmarkbench.cli.leaderboard_cmd import leaderboard_command
+from landmarkbench.cli.main import main
+from landmarkbench.leaderboard import build_site, lookup_run_ids, sdr_curve
+
+RUN = ["run", "--folds", "3", "--no-progress", "--data-option", "n_cases=12"]
+RUN += ["--data-option", "image_shape=64,48", "--method", "mean_shape"]
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder with results/ and mlflow.db of mean_shape over two seeds."""
+    root = tmp_path_factory.mktemp("lb")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        for seed in ("0", "1"):
+            assert main([*RUN, "--seed", seed]) in (0, None)
+    return root
+
+
+def _build(stored: Path, out: Path) -> Path:
+    result = CliRunner().invoke(
+        leaderboard_command,
+        [
+            "--out", str(out),
+            "--results-dir", str(stored / "results"),
+            "--tracking-uri", str(stored / "mlflow.db"),
+            "--bootstrap", "50",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_sdr_curve_counts_errors_within_each_radius() -> None:
+    curve = sdr_curve(np.array([0.5, 1.0, 2.0, np.nan]), "<=", 2.0, 1.0)
+    assert curve.tolist() == [[0.0, 0.0], [1.0, 200 / 3], [2.0, 100.0]]
+    strict = sdr_curve(np.array([0.5, 1.0, 2.0]), "<", 2.0, 1.0)
+    assert strict[:, 1].tolist() == [0.0, 100 / 3, 200 / 3]
+
+
+def test_site_has_index_and_dataset_page(stored: Path, tmp_path: Path) -> None:
+    out = _build(stored, tmp_path / "site")
+    index = (out / "index.html").read_text()
+    pages = sorted(p.name for p in out.glob("*.html") if p.name != "index.html")
+    assert len(pages) == 1 and pages[0].startswith("synthetic_ceph__kfold-")
+    assert f'href="{pages[0]}"' in index
+    page = (out / pages[0]).read_text()
+    assert page.count('<table class="sortable') == 2  # comparison and per-landmark
+    assert "MLflow run ids" in page and "<svg" in page and "<polyline" in page
+    assert "mean_shape" in page and "Per-landmark MRE" in page
+    # Both seeds' parent run ids (32 hex digits each) are shown in the row.
+    ids = re.findall(r"<code>([0-9a-f]{32}) ([0-9a-f]{32})</code>", page)
+    assert len(ids) == 1 and ids[0][0] != ids[0][1]
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+
+
+def test_missing_tracking_store_shows_dash(stored: Path, tmp_path: Path) -> None:
+    assert lookup_run_ids(str(tmp_path / "absent.db"), ["a/b/c__d/seed_0"]) == {}
+    assert not (tmp_path / "absent.db").exists()
+    pages, _ = build_site(
+        stored / "results", tmp_path / "site", tracking_uri=str(tmp_path / "absent.db"), bootstrap=0
+    )
+    page = (tmp_path / "site" / pages[0].path).read_text()
+    assert "<code>— —</code>" in page
+
+
+def test_no_results_is_an_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        leaderboard_command, ["--out", str(tmp_path / "s"), "--results-dir", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+
+
+CHROMIUM = shutil.which("chromium")
+_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--enable-logging=stderr", "--v=0",
+]  # fmt: skip
+
+
+def _chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / f"profile_{len(list(tmp_path.glob('profile_*')))}"
+    command = [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *extra, url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _console_errors(stderr: str) -> list[str]:
+    """Console lines (our pages log nothing, and chromium prints no level) and JS errors."""
+    return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: chromium)")
+def test_pages_load_in_headless_chromium(stored: Path, tmp_path: Path) -> None:
+    out = _build(stored, tmp_path / "site")
+    page = next(p for p in out.glob("*.html") if p.name != "index.html")
+    for path in (out / "index.html", page):
+        done = _chromium(tmp_path, path.as_uri(), "--dump-dom")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "<table" in done.stdout and "</table>" in done.stdout
+        assert not _console_errors(done.stderr), _console_errors(done.stderr)
+    shot = tmp_path / "leaderboard.png"
+    done = _chromium(tmp_path, page.as_uri(), f"--screenshot={shot}", "--window-size=1280,900")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.is_file() and shot.stat().st_size > 1000
+    assert not _console_errors(done.stderr)
