@@ -16,6 +16,7 @@ from landmarkbench.cli.fetch_cmd import fetch_command
 from landmarkbench.cli.fixture_cmd import fixture_command
 from landmarkbench.cli.leaderboard_cmd import leaderboard_command
 from landmarkbench.cli.ls_cmd import ls_command
+from landmarkbench.cli.plot_cmd import plot_command
 from landmarkbench.cli.regress_cmd import regress_command
 from landmarkbench.cli.run_cmd import run_command
 from landmarkbench.cli.table_cmd import table_command
@@ -42,6 +43,7 @@ cli.add_command(fetch_command)
 cli.add_command(fixture_command)
 cli.add_command(regress_command)
 cli.add_command(leaderboard_command)
+cli.add_command(plot_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,81 @@
+"""``landmarkbench plot``: regenerate figures (PNG) from stored results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "all")
+
+
+@click.command(
+    "plot",
+    epilog="Examples:\n\n  landmarkbench plot --dataset synthetic_ceph --out plots\n\n"
+    "  landmarkbench plot --dataset synthetic_ceph --out plots --kind overlay --cases 2\n\n"
+    "  landmarkbench plot --dataset synthetic_ct --out plots --log-to-mlflow",
+)
+@click.option("--dataset", default="synthetic_ceph", show_default=True, help="Dataset name.")
+@click.option(
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where runs stored their results.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder the PNG files are written to (created if missing).",
+)
+@click.option(
+    "--kind",
+    default="all",
+    show_default=True,
+    type=click.Choice(PLOT_KINDS),
+    help="sdr: SDR vs radius curves; boxplot: per-landmark PE; overlay: predictions on "
+    "images (3D: orthogonal slices); sigma: learned sigma ellipses of adaptive methods.",
+)
+@click.option(
+    "--cases",
+    "n_cases",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of test cases to overlay.",
+)
+@click.option(
+    "--log-to-mlflow",
+    is_flag=True,
+    help="Also log the PNGs as artifacts (plots/) of each run's parent MLflow run.",
+)
+@click.option(
+    "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
+)
+def plot_command(
+    dataset: str,
+    results_dir: Path,
+    out_dir: Path,
+    kind: str,
+    n_cases: int,
+    log_to_mlflow: bool,
+    tracking_uri: str | None,
+) -> None:
+    """Draw figures of one dataset's stored results (no retraining)."""
+    from landmarkbench.plots import KINDS, all_plots
+    from landmarkbench.plots import log_to_mlflow as log_plots
+
+    kinds = tuple(KINDS) if kind == "all" else (kind,)
+    paths = all_plots(results_dir.resolve(), dataset, out_dir, kinds=kinds, n_cases=n_cases)
+    for path in paths:
+        click.echo(str(path))
+    if kind in ("sigma", "all") and not any("_sigma_" in p.name for p in paths):
+        click.echo("note: no run with learned sigmas (adaptive methods); no ellipses", err=True)
+    if log_to_mlflow:
+        from landmarkbench.tracking import resolve_tracking_uri
+
+        uri = resolve_tracking_uri(tracking_uri)
+        for note in log_plots(uri, results_dir.resolve(), dataset, out_dir):
+            click.echo(f"note: {note}", err=True)
