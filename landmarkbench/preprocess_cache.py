@@ -37,12 +37,9 @@ PREPROCESSING_VERSION = "1"
 
 def default_cache_root() -> Path:
     """``<$LANDMARKBENCH_CACHE or the user cache folder>/preprocessed``."""
-    override = os.environ.get("LANDMARKBENCH_CACHE")
-    if override:
-        return Path(override) / "preprocessed"
-    import platformdirs
+    from landmarkbench.datasets.generated import cache_root
 
-    return Path(platformdirs.user_cache_dir("landmarkbench")) / "preprocessed"
+    return cache_root() / "preprocessed"
 
 
 class PreprocessCache:
