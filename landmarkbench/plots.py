@@ -1,5 +1,5 @@
-"""Figures from stored results: SDR curves, per-landmark PE box plots, prediction overlays
-and learned sigma ellipses of adaptive heatmap methods.
+"""Figures from stored results: SDR curves, per-landmark PE box plots, prediction overlays,
+learned sigma ellipses of adaptive heatmap methods and conformal regions (``plot_regions``).
 
 Everything is read from the results folder (``summary.json``, ``fold_*/predictions.csv``,
 ``fold_*/fold.json``) and, for overlays, from the dataset itself; nothing is retrained.
@@ -433,12 +433,23 @@ def sigma_ellipses(
     return out
 
 
+def conformal_regions(
+    results_dir: Path, dataset: str, out_dir: Path, n_cases: int = 4
+) -> list[Path]:
+    """Conformal regions on the images (``plot_regions``); ``[]`` without stored regions."""
+    from landmarkbench.plot_regions import conformal_region_plots
+
+    return conformal_region_plots(results_dir, dataset, out_dir, n_cases=n_cases)
+
+
 KINDS = {
     "sdr": sdr_curves,
     "boxplot": landmark_boxplots,
     "overlay": prediction_overlays,
     "sigma": sigma_ellipses,
+    "regions": conformal_regions,
 }
+PER_CASE_KINDS = ("overlay", "regions")
 
 
 def all_plots(
@@ -451,8 +462,8 @@ def all_plots(
     """Every requested kind of plot; returns the written paths."""
     out: list[Path] = []
     for kind in kinds:
-        if kind == "overlay":
-            out += prediction_overlays(results_dir, dataset, out_dir, n_cases=n_cases)
+        if kind in PER_CASE_KINDS:
+            out += KINDS[kind](results_dir, dataset, out_dir, n_cases=n_cases)
         else:
             out += KINDS[kind](results_dir, dataset, out_dir)
     return out

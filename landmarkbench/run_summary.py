@@ -36,6 +36,8 @@ def write_fold_record(
     seconds: float,
     metrics: Mapping[str, Any],
     record: Mapping[str, Any],
+    calibration_ids: Sequence[str] = (),
+    uncertainty: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``fold.json`` beside the fold's predictions (inside its staging folder)."""
     write_json_atomically(
@@ -44,7 +46,9 @@ def write_fold_record(
             "fold": {"index": fold.index, "name": fold.name},
             "train_ids": list(train_ids),
             "validation_ids": list(val_ids),
+            "calibration_ids": list(calibration_ids),
             "test_ids": list(fold.test),
+            "uncertainty": dict(uncertainty) if uncertainty else None,
             "fit": dict(fit_summary),
             "history": dict(history),
             "seconds": round(seconds, 3),
@@ -86,14 +90,19 @@ def build_summary(
     names = record["dataset"]["landmark_names"]
     per_fold: dict[str, Any] = {}
     all_records = []
+    folders = []
     for fold in split.folds:
         folder = identity.fold_dir(root, fold.name)
         if load_fold_record(folder) is None:
             continue
         fold_records = evaluation.read(folder, names)
         all_records.append(fold_records)
+        folders.append(folder)
         per_fold[fold.name] = evaluation.summarize([fold_records], settings)
     pooled = evaluation.summarize(all_records, settings) if all_records else {}
+    uncertainty = None
+    if record.get("uncertainty") and all_records:
+        uncertainty = _uncertainty_summary(record, folders, all_records)
     columns = [evaluation.primary, *evaluation.columns(pooled, settings.get("sdr_operator", ""))]
     over_folds = {
         column.header: _spread([value_of(m, column) for m in per_fold.values()])
@@ -115,6 +124,25 @@ def build_summary(
         "per_fold": per_fold,
         "over_folds": over_folds,
         "pooled": pooled,
+        "uncertainty": uncertainty,
     }
     write_json_atomically(identity.run_dir(root) / SUMMARY_FILE, summary)
     return summary
+
+
+def _uncertainty_summary(
+    record: Mapping[str, Any], folders: Sequence[Path], records: Sequence[Any]
+) -> dict[str, Any]:
+    """Conformal-region statistics pooled over the folds, recomputed from regions.csv."""
+    from landmarkbench.uncertainty.region_records import read_regions, summarize_fold_regions
+
+    errors = [dict(zip(r.case_ids, r.point_error, strict=True)) for r in records]
+    return {
+        **record["uncertainty"],
+        **summarize_fold_regions(
+            [read_regions(folder) for folder in folders],
+            errors,
+            alpha=record["uncertainty"]["alpha"],
+            ndim=int(record["dataset"]["ndim"]),
+        ),
+    }

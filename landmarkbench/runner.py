@@ -8,6 +8,12 @@ Data flow for one request::
         --> MLflow nested run
     --> summary.json (per-fold + pooled metrics recomputed from the fold files) --> MLflow parent
 
+With ``uncertainty="conformal"`` a calibration part is cut from each training fold first
+(before the inner validation split; never trained or selected on), and after predicting the
+fold's conformal regions are calibrated on it and evaluated on the test cases
+(``uncertainty.conformal_fold``): regions.csv + regions.npz in the fold folder, the
+calibration in fold.json.
+
 A finished fold folder is never recomputed: rerunning the same command resumes.
 """
 
@@ -40,6 +46,8 @@ from landmarkbench.results_layout import RunIdentity, model_dir, split_file
 from landmarkbench.run_summary import build_summary, load_fold_record, write_fold_record
 
 SDR_OPERATORS = ("<=", "<")
+UNCERTAINTY_METHODS = ("conformal",)
+CALIBRATION_SEED_OFFSET = 7_919
 
 
 @dataclass
@@ -59,6 +67,9 @@ class RunRequest:
     sdr_operator: str = "<="
     aggregation: str = "pooled"
     val_fraction: float = 0.1
+    uncertainty: str | None = None
+    alpha: float = 0.1
+    calibration_fraction: float = 0.2
     device: str = "auto"
     results_dir: Path = Path("results")
     tracking_uri: str | None = None
@@ -77,31 +88,37 @@ class RunOutcome:
     failed_folds: dict[str, str]
 
 
-def inner_validation_split(
-    train_ids: Sequence[str], fraction: float, seed: int
+def hold_out(
+    ids: Sequence[str], fraction: float, seed: int, *, option: str, purpose: str
 ) -> tuple[list[str], list[str]]:
-    """Cut a validation part from a training fold (for model selection only, never reported).
+    """Split ``ids`` into (kept, held out) with a seeded shuffle; both sorted.
+
+    Args:
+        ids: Case ids of a training fold.
+        fraction: Share held out, in (0, 0.5]; at least one case is held out.
+        seed: Seed of the shuffle.
+        option: The command-line option that sets ``fraction`` (for messages).
+        purpose: What the held-out cases are for (for messages).
 
     Raises:
-        UsageError: if the fraction is outside (0, 0.5] or leaves too few training cases.
+        UsageError: if the fraction is outside (0, 0.5] or leaves no case to keep.
     """
     if not 0.0 < fraction <= 0.5:
         raise UsageError(
-            f"--val-fraction {fraction} is outside (0, 0.5]; use e.g. 0.1 (10 % of each "
-            "training fold is held out for early stopping)."
+            f"{option} {fraction} is outside (0, 0.5]; use e.g. 0.1 (10 % of each training "
+            f"fold is held out {purpose})."
         )
-    ids = sorted(train_ids)
-    n_val = max(1, round(fraction * len(ids)))
-    if len(ids) - n_val < 1:
+    ordered = sorted(ids)
+    n_held = max(1, round(fraction * len(ordered)))
+    if len(ordered) - n_held < 1:
         raise UsageError(
-            f"A training fold of {len(ids)} case(s) cannot spare {n_val} for validation; "
+            f"A training fold of {len(ordered)} case(s) cannot spare {n_held} {purpose}; "
             "use fewer folds or more cases."
         )
-    shuffled = ids[:]
+    shuffled = ordered[:]
     random.Random(seed).shuffle(shuffled)
-    val = sorted(shuffled[:n_val])
-    val_set = set(val)
-    return [i for i in ids if i not in val_set], val
+    held = set(shuffled[:n_held])
+    return [i for i in ordered if i not in held], sorted(held)
 
 
 class BenchmarkRun:
@@ -133,6 +150,7 @@ class BenchmarkRun:
         self.config = resolve_config(
             self.method_cls.defaults, request.overrides, owner=f"method {request.method!r}"
         )
+        self._check_uncertainty()
         self.radii = tuple(request.sdr_radii_mm or self.dataset.default_sdr_radii_mm)
         split = protocol(self.dataset, folds=request.folds, split_seed=request.split_seed)
         validate_split(split, self.dataset.case_ids())
@@ -151,18 +169,53 @@ class BenchmarkRun:
             seed=request.seed,
         )
 
+    def _check_uncertainty(self) -> None:
+        request = self.request
+        if request.uncertainty is None:
+            return
+        if request.uncertainty not in UNCERTAINTY_METHODS:
+            raise UsageError(f"--uncertainty {request.uncertainty!r} is unknown; use 'conformal'.")
+        if not self.method_cls.supports_conformal:
+            able = sorted(n for n in METHODS.names() if METHODS.get(n).supports_conformal)
+            raise UsageError(
+                f"Method {request.method!r} gives no probability maps, so it cannot have "
+                f"conformal regions; drop --uncertainty or use one of: {', '.join(able)}."
+            )
+        if not 0.0 < request.alpha < 1.0:
+            raise UsageError(
+                f"--alpha {request.alpha} is outside (0, 1); use e.g. 0.1 for 90 % regions."
+            )
+
+    def _uncertainty_settings(self) -> dict[str, Any] | None:
+        """The conformal settings (None without --uncertainty): part of the run's identity."""
+        if self.request.uncertainty is None:
+            return None
+        return {
+            "method": self.request.uncertainty,
+            "variant": "M-R2CCP",
+            "alpha": self.request.alpha,
+            "calibration_fraction": self.request.calibration_fraction,
+            "calibration": "cut from each training fold before the inner validation split",
+            "probabilities": "spatial softmax of the (ensemble-averaged) logits on the network "
+            "grid; softmax_temperature where the method has one, else 1",
+        }
+
     def _hashed_settings(self) -> dict[str, Any]:
         """What changes the predictions: the config hash covers exactly this."""
-        return {
+        settings = {
             "method": self.request.method,
             "config": self.config,
             "dataset": self.dataset.describe(),
             "val_fraction": self.request.val_fraction,
         }
+        uncertainty = self._uncertainty_settings()
+        if uncertainty is not None:  # runs without it keep their earlier hashes
+            settings["uncertainty"] = uncertainty
+        return settings
 
     def protocol_record(self) -> dict[str, Any]:
         """Every convention that changes a number, stored and logged with each result."""
-        return {
+        record = {
             "dataset": self.dataset.describe(),
             "protocol": {
                 "name": self.split.protocol,
@@ -177,6 +230,9 @@ class BenchmarkRun:
             "metric": self._metric_conventions(),
             "code_version": code_version(),
         }
+        if self.request.uncertainty is not None:
+            record["uncertainty"] = self._uncertainty_settings()
+        return record
 
     def _metric_conventions(self) -> dict[str, Any]:
         conventions: dict[str, Any] = {
@@ -237,6 +293,7 @@ class BenchmarkRun:
                     {
                         **self.evaluation.flat_metrics(fold_record["metrics"]),
                         **_learned_target_metrics(fold_record["fit"], self.dataset.landmark_names),
+                        **_conformal_metrics((fold_record.get("uncertainty") or {}).get("metrics")),
                     },
                     fold_record.get("history"),
                     fold_dir,
@@ -244,7 +301,10 @@ class BenchmarkRun:
         summary = build_summary(self.identity, self.root, self.split, record, failed)
         tracker.finish_parent(
             parent,
-            self.evaluation.flat_metrics(summary["pooled"]),
+            {
+                **self.evaluation.flat_metrics(summary["pooled"]),
+                **_conformal_metrics(summary["uncertainty"]),
+            },
             "FAILED" if failed else "FINISHED",
         )
         summary["tracking_uri"] = tracker.uri
@@ -256,14 +316,15 @@ class BenchmarkRun:
         if family is None:
             return None
         training = {k: v for k, v in self.config.items() if k not in self.method_cls.decoder_keys}
-        model_hash = short_hash(
-            {
-                "family": family,
-                "config": training,
-                "dataset": self.dataset.describe(),
-                "val_fraction": self.request.val_fraction,
-            }
-        )
+        keyed = {
+            "family": family,
+            "config": training,
+            "dataset": self.dataset.describe(),
+            "val_fraction": self.request.val_fraction,
+        }
+        if self.request.uncertainty is not None:  # the calibration part is not trained on
+            keyed["calibration_fraction"] = self.request.calibration_fraction
+        model_hash = short_hash(keyed)
         return model_dir(
             self.root, self.request.dataset, self.split.identity, family, model_hash,
             self.request.seed, fold.name,
@@ -295,12 +356,27 @@ class BenchmarkRun:
 
     def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
         fold_seed = self.request.seed * 1000 + fold.index
-        train_ids, val_ids = inner_validation_split(
-            fold.train, self.request.val_fraction, fold_seed
+        pool, calibration_ids = list(fold.train), []
+        if self.request.uncertainty is not None:  # first: never trained or selected on
+            pool, calibration_ids = hold_out(
+                pool,
+                self.request.calibration_fraction,
+                fold_seed + CALIBRATION_SEED_OFFSET,
+                option="--calibration-fraction",
+                purpose="for conformal calibration",
+            )
+        train_ids, val_ids = hold_out(
+            pool,
+            self.request.val_fraction,
+            fold_seed,
+            option="--val-fraction",
+            purpose="for early stopping",
         )
+        calibrated = f", calibration {len(calibration_ids)}" if calibration_ids else ""
         self.echo(
             f"[{self.request.method}] fold {fold.name}: train {len(train_ids)}, "
-            f"validation {len(val_ids)} (inner, not reported), test {len(fold.test)}"
+            f"validation {len(val_ids)} (inner, not reported){calibrated}, "
+            f"test {len(fold.test)}"
         )
         staging = staging_dir(fold_dir)
         history: dict[str, list[float]] = {}
@@ -331,6 +407,9 @@ class BenchmarkRun:
         self._check_prediction_shape(predicted, len(test_cases))
         records = self.evaluation.fold_records(test_cases, predicted, self.dataset.landmark_names)
         self.evaluation.write(staging, records)
+        uncertainty = None
+        if calibration_ids:
+            uncertainty = self._conformal(method, calibration_ids, test_cases, records, staging)
         record = self.protocol_record()
         write_fold_record(
             staging,
@@ -342,8 +421,45 @@ class BenchmarkRun:
             seconds=time.perf_counter() - started,
             metrics=self.evaluation.summarize([records], record["metric"]),
             record=record,
+            calibration_ids=calibration_ids,
+            uncertainty=uncertainty,
         )
         commit_dir(staging, fold_dir)
+
+    def _conformal(self, method, calibration_ids, test_cases, records, staging) -> dict[str, Any]:
+        """Calibrate and evaluate the fold's conformal regions; write their records."""
+        from landmarkbench.uncertainty.conformal_fold import conformal_fold
+        from landmarkbench.uncertainty.region_records import (
+            summarize_fold_regions,
+            write_regions,
+        )
+
+        names = self.dataset.landmark_names
+        outcome = conformal_fold(
+            method, self.dataset.load_many(calibration_ids), test_cases, names, self.request.alpha
+        )
+        write_regions(staging, outcome.regions, outcome.masks)
+        errors = dict(zip(records.case_ids, records.point_error, strict=True))
+        metrics = summarize_fold_regions(
+            [outcome.regions], [errors], alpha=self.request.alpha, ndim=self.dataset.ndim
+        )
+        few = [
+            f"{names[i]} (n={outcome.calibration.n[i]})"
+            for i in outcome.calibration.whole_image_landmarks
+        ]
+        if few:
+            self.echo(
+                f"[{self.request.method}] too few annotated calibration cases for "
+                f"{100 * (1 - self.request.alpha):g} % regions of {', '.join(few)}: their "
+                "region is the whole image (raise --calibration-fraction or --alpha)."
+            )
+        return {
+            "calibration": {
+                **outcome.calibration.to_json_dict(),
+                "landmark_names": list(names),
+            },
+            "metrics": metrics,
+        }
 
 
 def _learned_target_metrics(fit: dict[str, Any], names: Sequence[str]) -> dict[str, float]:
@@ -358,3 +474,10 @@ def _learned_target_metrics(fit: dict[str, Any], names: Sequence[str]) -> dict[s
             metrics[f"learned_angle_rad.{name}.{axis}"] = float(value)
     return metrics
 
+
+def _conformal_metrics(stats: dict[str, Any] | None) -> dict[str, float]:
+    """Conformal coverage, region size and error-size correlation, for MLflow."""
+    if not stats:
+        return {}
+    keys = ("coverage_percent", "mean_size", "median_size", "spearman_rho_error_size")
+    return {f"conformal_{k}": float(stats[k]) for k in keys if stats.get(k) is not None}

@@ -37,6 +37,7 @@ from landmarkbench.table_formats import (
     spread_cell,
 )
 from landmarkbench.table_stats import ImageErrors, average_over_seeds
+from landmarkbench.table_uncertainty import conformal_table
 
 __all__ = ["FORMATS", "Row", "collect_rows", "literature_rows", "render_table"]
 
@@ -215,6 +216,9 @@ def render_table(
         matching = [p for p in literature if p.protocol == section[0].split_protocol]
         used |= {id(p) for p in matching}
         tables.append(section_table(section, matching, title, bootstrap, seed))
+        regions = conformal_table(section, title)
+        if regions is not None:
+            tables.append(regions)
     leftover = [p for p in literature if id(p) not in used]
     if leftover and not per_landmark:
         for protocol in dict.fromkeys(p.protocol for p in leftover):

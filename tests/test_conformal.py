@@ -15,12 +15,12 @@ from landmarkbench.uncertainty.conformal import (
     calibrate,
     calibrate_scores,
     conformity_scores,
-    evaluate_regions,
     interpolate_at,
     quantile_rank,
     regions,
     spatial_softmax,
 )
+from landmarkbench.uncertainty.region_stats import evaluate_regions
 
 
 def _gaussian_maps(centres: torch.Tensor, sigma: torch.Tensor, shape: tuple[int, ...]):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "all")
+PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "regions", "all")
 
 
 @click.command(
@@ -36,7 +36,8 @@ PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "all")
     show_default=True,
     type=click.Choice(PLOT_KINDS),
     help="sdr: SDR vs radius curves; boxplot: per-landmark PE; overlay: predictions on "
-    "images (3D: orthogonal slices); sigma: learned sigma ellipses of adaptive methods.",
+    "images (3D: orthogonal slices); sigma: learned sigma ellipses of adaptive methods; "
+    "regions: conformal regions of runs made with --uncertainty conformal.",
 )
 @click.option(
     "--cases",
@@ -73,6 +74,11 @@ def plot_command(
         click.echo(str(path))
     if kind in ("sigma", "all") and not any("_sigma_" in p.name for p in paths):
         click.echo("note: no run with learned sigmas (adaptive methods); no ellipses", err=True)
+    if kind in ("regions", "all") and not any("_regions_" in p.name for p in paths):
+        click.echo(
+            "note: no run with conformal regions (--uncertainty conformal); no region plots",
+            err=True,
+        )
     if log_to_mlflow:
         from landmarkbench.tracking import resolve_tracking_uri
 

@@ -13,6 +13,8 @@ EXAMPLES = """Examples:
   landmarkbench run --dataset synthetic_ceph --method argmax --folds 5 --seed 0
 
   landmarkbench run --method subpixel --set max_epochs=80 --data-option n_cases=200
+
+  landmarkbench run --method one_hot --uncertainty conformal --alpha 0.1
 """
 
 DEFAULT_METHODS = ("mean_shape", "subpixel")
@@ -74,6 +76,27 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
     show_default=True,
     type=float,
     help="Inner validation share of each training fold.",
+)
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["conformal"]),
+    default=None,
+    help="Conformal prediction regions (M-R2CCP) for heatmap methods, calibrated on a part "
+    "cut from each training fold.",
+)
+@click.option(
+    "--alpha",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="Miscoverage of the conformal regions (0.1 = 90 % regions).",
+)
+@click.option(
+    "--calibration-fraction",
+    default=0.2,
+    show_default=True,
+    type=float,
+    help="Share of each training fold held out to calibrate the regions.",
 )
 @click.option(
     "--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"])

@@ -9,14 +9,19 @@ registry stays fast.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from landmarkbench.datasets.base import Case
+
+if TYPE_CHECKING:
+    import torch
+
+    from landmarkbench.geometry import ResizePad
 
 
 @dataclass
@@ -68,6 +73,9 @@ class Method(ABC):
     # True for methods that predict a variable number of points per class (multi-instance
     # datasets); their predict() returns, per case, one (k, d) array per class.
     multi_instance: ClassVar[bool] = False
+    # True for methods that can give per-landmark probability maps (``probability_batches``),
+    # the input of conformal prediction regions.
+    supports_conformal: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any], *, num_landmarks: int, ndim: int) -> None:
         self.config = dict(config)
@@ -90,3 +98,22 @@ class Method(ABC):
             Array (N, C, d) in array-index order, pixel centres at integers; for
             multi-instance methods a sequence over cases of C arrays (k, d).
         """
+
+    def probability_batches(
+        self, cases: Sequence[Case]
+    ) -> Iterator[tuple[torch.Tensor, list[ResizePad]]]:
+        """Per-landmark probability maps of fitted ``cases`` on the method's working grid.
+
+        Yields:
+            ``(probabilities, mappings)`` per batch of consecutive cases: a tensor
+            (B, C, *grid), each map non-negative and summing to 1, and for each case the
+            mapping between its original grid and the working grid.
+
+        Raises:
+            NotImplementedError: for methods without probability maps
+                (``supports_conformal`` is False).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} gives no probability maps; conformal regions need a "
+            "heatmap method."
+        )

@@ -7,7 +7,7 @@ must not import torch).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,6 +54,7 @@ class HeatmapMethod(Method):
     defaults: ClassVar[dict[str, Any]] = HEATMAP_DEFAULTS
     decoder_keys = DECODING_KEYS
     decoder: ClassVar[str]
+    supports_conformal = True
 
     def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: FitContext) -> dict[str, Any]:
         from landmarkbench.training.heatmap_regression import HeatmapRegression
@@ -63,3 +64,6 @@ class HeatmapMethod(Method):
 
     def predict(self, cases: Sequence[Case]) -> np.ndarray:
         return self._engine.predict(cases)
+
+    def probability_batches(self, cases: Sequence[Case]) -> Iterator[Any]:
+        return self._engine.probability_batches(cases)

@@ -55,6 +55,7 @@ class PeakHeatmapUNet(HeatmapMethod):
 
     decoder = "peaks"
     multi_instance = True
+    supports_conformal = False  # several points per class map: no per-point region
     training_family = "unet_gaussian_heatmap_multi_instance"
     decoder_keys = DECODING_KEYS | {"peak_threshold", "nms_radius_px"}
     defaults: ClassVar[dict[str, Any]] = {

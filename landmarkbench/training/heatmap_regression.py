@@ -10,7 +10,7 @@ members (each trained with its own seed; their logits are averaged before decodi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -289,3 +289,20 @@ class HeatmapRegression:
         images, _, mappings = to_network_grid(cases, self.shape)
         predicted = self._to_original(self._predict_grid(images, self.models), mappings)
         return predicted if self.decoder == "peaks" else np.stack(predicted)
+
+    def probability_batches(
+        self, cases: Sequence[Case]
+    ) -> Iterator[tuple[torch.Tensor, list[ResizePad]]]:
+        """Spatial softmax of the (ensemble-averaged) logits on the network grid, per batch.
+
+        The temperature is the method's ``softmax_temperature`` (1 when it has none): the
+        maps a soft-argmax method decodes, and for the others the softmax of their raw maps.
+        """
+        from landmarkbench.uncertainty.conformal import spatial_softmax
+
+        images, _, mappings = to_network_grid(cases, self.shape)
+        size = self.config["batch_size"]
+        temperature = float(self.config.get("softmax_temperature", 1.0))
+        for start in range(0, images.shape[0], size):
+            logits = self._logits(images[start : start + size], self.models)
+            yield spatial_softmax(logits, temperature).cpu(), mappings[start : start + size]

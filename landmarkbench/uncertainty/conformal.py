@@ -30,24 +30,23 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 __all__ = [
     "ConformalCalibration",
     "calibrate",
     "calibrate_scores",
     "conformity_scores",
-    "evaluate_regions",
     "interpolate_at",
     "quantile_rank",
+    "region_pixel_counts",
     "regions",
     "spatial_softmax",
+    "truth_covered",
 ]
 
 METHOD = "M-R2CCP"
@@ -417,138 +416,45 @@ def regions(calibration: ConformalCalibration, probabilities: torch.Tensor) -> t
     return probabilities >= _thresholds_for(calibration, probabilities)
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rho over the finite pairs; NaN with fewer than 3 pairs or a constant side."""
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return math.nan
-    return float(stats.spearmanr(x, y).statistic)
-
-
-def _size_statistics(size: np.ndarray, present: np.ndarray) -> dict[str, Any]:
-    """Mean and median region size over the present pairs, overall and per landmark."""
-    masked = np.where(present, size, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing landmark -> NaN
-        return {
-            "mean_size": float(np.mean(size[present])) if present.any() else math.nan,
-            "median_size": float(np.median(size[present])) if present.any() else math.nan,
-            "mean_size_per_landmark": np.nanmean(masked, axis=0),
-            "median_size_per_landmark": np.nanmedian(masked, axis=0),
-        }
-
-
-def evaluate_regions(
-    calibration: ConformalCalibration,
-    probabilities: torch.Tensor,
-    truth: torch.Tensor,
-    spacing: torch.Tensor | np.ndarray,
-    predicted: torch.Tensor | np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Coverage, region size and error-size correlation on a test split.
-
-    A truth is covered when its interpolated probability is at least ``-q_i`` (``s <= q_i``,
-    the event of the conformal guarantee), and always for whole-image landmarks. Region
-    size = number of region pixels x ``prod(spacing)`` (mm^2 in 2D, mm^3 in 3D). Missing
-    truths (NaN) are excluded from coverage, sizes statistics and correlations, and counted.
-
-    Args:
-        calibration: From ``calibrate`` on a disjoint calibration split.
-        probabilities: Spatial-softmax maps of the test split, (M, C, *spatial).
-        truth: True points (M, C, d) in pixel indices of the map grid, NaN = missing.
-        spacing: mm per map pixel per axis, (M, d) or (d,) for all cases.
-        predicted: Predicted points (M, C, d) on the same grid, or None (no correlation).
-
-    Returns:
-        A dict with ``coverage`` (float), ``coverage_per_landmark`` (C,), ``covered``
-        (M, C) bool, ``size`` (M, C) for every pair, ``size_unit``, ``mean_size``,
-        ``median_size``, ``mean_size_per_landmark`` and ``median_size_per_landmark`` (C,),
-        ``point_error`` (M, C) mm or None, ``spearman_rho`` (error vs size over all pairs)
-        and ``spearman_rho_per_landmark`` (C,) (NaN without ``predicted``), ``n_evaluated``,
-        ``n_excluded``, ``n_excluded_per_landmark`` (C,), ``whole_image_landmarks``,
-        ``alpha`` and ``target_coverage``. Arrays are numpy.
+def region_pixel_counts(
+    calibration: ConformalCalibration, probabilities: torch.Tensor
+) -> np.ndarray:
+    """Pixels (voxels) in each region, counted at pixel centres: int64 (M, C).
 
     Raises:
-        ValueError: If shapes do not match, the spacing is not positive or the landmark
-            count differs from the calibration.
+        ValueError: If the maps are not (M, C, *spatial) probabilities or the landmark count
+            differs from the calibration.
+    """
+    return regions(calibration, probabilities).flatten(2).sum(dim=-1).cpu().numpy()
+
+
+def truth_covered(
+    calibration: ConformalCalibration, probabilities: torch.Tensor, truth: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each true point lies in its region, and whether it is present at all.
+
+    A truth is covered when its interpolated probability is at least ``-q_i`` (``s <= q_i``,
+    the event of the conformal guarantee), and always for whole-image landmarks.
+
+    Args:
+        calibration: From ``calibrate``.
+        probabilities: Spatial-softmax maps (M, C, *spatial).
+        truth: True points (M, C, d) in pixel indices of the map grid, NaN = missing.
+
+    Returns:
+        ``(covered, present)``, two bool arrays (M, C); missing truths are never covered.
+
+    Raises:
+        ValueError: If the shapes do not match or the maps are not probabilities.
     """
     probabilities = _as_tensor(probabilities, "probabilities")
     _check_maps(probabilities, "probabilities")
     _check_probabilities(probabilities, "probabilities")
     truth = _as_tensor(truth, "truth")
     _check_points(truth, probabilities, "truth")
-    num_cases, num_landmarks = probabilities.shape[:2]
-    ndim = probabilities.ndim - 2
-    spacing_np = np.asarray(
-        spacing.detach().cpu().numpy() if isinstance(spacing, torch.Tensor) else spacing,
-        dtype=np.float64,
-    )
-    if spacing_np.shape == (ndim,):
-        spacing_np = np.broadcast_to(spacing_np, (num_cases, ndim))
-    if spacing_np.shape != (num_cases, ndim):
-        raise ValueError(
-            f"spacing must have shape ({num_cases}, {ndim}) or ({ndim},); got "
-            f"{spacing_np.shape}. Pass mm per map pixel along each array axis."
-        )
-    if not (np.isfinite(spacing_np).all() and (spacing_np > 0).all()):
-        raise ValueError(
-            "spacing must be positive and finite; got a zero, negative or NaN value. "
-            "Pass mm per map pixel along each array axis."
-        )
-
-    thresholds = _thresholds_for(calibration, probabilities)
-    counts = (probabilities >= thresholds).flatten(2).sum(dim=-1).cpu().numpy()
-    size = counts.astype(np.float64) * np.prod(spacing_np, axis=1)[:, None]
-
-    truth_np = truth.detach().cpu().numpy().astype(np.float64)
-    present = ~np.isnan(truth_np).any(axis=-1)  # (M, C)
+    _thresholds_for(calibration, probabilities)  # checks the landmark count
+    present = ~torch.isnan(truth).any(dim=-1).cpu().numpy()
     value = interpolate_at(probabilities, truth).cpu().numpy()
     exact = calibration.probability_thresholds().numpy()[None, :]
     whole = np.asarray(calibration.whole_image, dtype=bool)[None, :]
-    covered = present & ((value >= exact) | whole)
-
-    n_present = int(present.sum())
-    per_landmark_n = present.sum(axis=0)
-    with np.errstate(all="ignore"):
-        coverage_per_landmark = np.where(
-            per_landmark_n > 0, covered.sum(axis=0) / np.maximum(per_landmark_n, 1), np.nan
-        )
-
-    point_error = None
-    rho = math.nan
-    rho_per_landmark = np.full(num_landmarks, math.nan)
-    if predicted is not None:
-        predicted_np = np.asarray(
-            predicted.detach().cpu().numpy() if isinstance(predicted, torch.Tensor) else predicted,
-            dtype=np.float64,
-        )
-        if predicted_np.shape != truth_np.shape:
-            raise ValueError(
-                f"predicted must have shape {truth_np.shape} like truth; got "
-                f"{predicted_np.shape}. Pass one predicted point per case and landmark."
-            )
-        point_error = np.linalg.norm((predicted_np - truth_np) * spacing_np[:, None, :], axis=-1)
-        error_kept = np.where(present, point_error, np.nan)
-        rho = _spearman(error_kept.ravel(), size.ravel())
-        rho_per_landmark = np.array(
-            [_spearman(error_kept[:, i], size[:, i]) for i in range(num_landmarks)]
-        )
-
-    return {
-        "alpha": calibration.alpha,
-        "target_coverage": 1.0 - calibration.alpha,
-        "coverage": float(covered.sum() / n_present) if n_present else math.nan,
-        "coverage_per_landmark": coverage_per_landmark,
-        "covered": covered,
-        "size": size,
-        "size_unit": "mm^2" if ndim == 2 else "mm^3",
-        **_size_statistics(size, present),
-        "point_error": point_error,
-        "spearman_rho": rho,
-        "spearman_rho_per_landmark": rho_per_landmark,
-        "n_evaluated": n_present,
-        "n_excluded": int((~present).sum()),
-        "n_excluded_per_landmark": (~present).sum(axis=0),
-        "whole_image_landmarks": calibration.whole_image_landmarks,
-    }
+    return present & ((value >= exact) | whole), present

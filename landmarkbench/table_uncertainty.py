@@ -1,0 +1,85 @@
+"""The conformal-regions table: coverage and region size of runs with ``--uncertainty``.
+
+One row per (method, config, split) that was run with conformal regions; several seeds are
+averaged. Nothing is bold: a smaller region is better only at the target coverage, which the
+reader judges from the coverage column beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from landmarkbench.table_formats import DASH, Cell, Table
+
+if TYPE_CHECKING:
+    from landmarkbench.tables import Row
+
+HEADER = [
+    "Method",
+    "Protocol",
+    "Seeds",
+    "Target coverage",
+    "Coverage % (test)",
+    "Mean size",
+    "Median size",
+    "Spearman ρ (PE, size)",
+    "Pairs",
+    "Whole-image landmarks",
+]
+
+
+def _stats(row: Row) -> list[dict[str, Any]]:
+    return [s["uncertainty"] for s in row.summaries if s.get("uncertainty")]
+
+
+def _mean_cell(values: Sequence[float | None], digits: int, unit: str = "") -> Cell:
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return DASH
+    mean = float(np.mean(finite))
+    return Cell(f"{mean:.{digits}f}{unit}", (("", mean),))
+
+
+def _row_cells(row: Row) -> list[Cell]:
+    stats = _stats(row)
+    unit = f" {stats[0]['size_unit']}"
+    whole = sorted({name for s in stats for name in s["whole_image_landmarks"]})
+    return [
+        Cell.plain(row.method),
+        Cell.plain(row.protocol),
+        Cell.plain(",".join(map(str, row.seeds))),
+        Cell(f"{stats[0]['target_coverage_percent']:g} %", (("", stats[0]["alpha"]),)),
+        _mean_cell([s["coverage_percent"] for s in stats], 1),
+        _mean_cell([s["mean_size"] for s in stats], 1, unit),
+        _mean_cell([s["median_size"] for s in stats], 1, unit),
+        _mean_cell([s["spearman_rho_error_size"] for s in stats], 2),
+        Cell.plain(str(sum(s["n_pairs"] for s in stats))),
+        Cell.plain(", ".join(whole) if whole else "none"),
+    ]
+
+
+def conformal_table(section: Sequence[Row], title: str) -> Table | None:
+    """The conformal-regions table of one split, or None when no row has regions."""
+    rows = [row for row in section if _stats(row)]
+    if not rows:
+        return None
+    return Table(
+        caption=" — ".join(
+            filter(None, [title, "Conformal regions (M-R2CCP, split conformal per landmark)"])
+        ),
+        header=HEADER,
+        rows=[_row_cells(row) for row in rows],
+        footnotes=[
+            "Regions are calibrated per fold on cases held out of the training fold (never "
+            "trained, selected or tested on); coverage = share of test truths inside their "
+            "region, pooled over folds.",
+            "Size = area (mm^2) or volume (mm^3) of the region; ρ = Spearman correlation "
+            "between point error and region size. Whole-image landmarks had too few "
+            "calibration cases for the level ((n + 1)(1 - alpha) > n): their region is the "
+            "whole image.",
+        ],
+        numeric_from=3,
+    )

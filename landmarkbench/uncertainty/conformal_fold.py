@@ -1,0 +1,109 @@
+"""Conformal regions for one fold of a run: calibrate on held-out cases, apply to the test.
+
+Data flow (the runner calls ``conformal_fold`` after the method's fit)::
+
+    calibration cases (cut from the training fold, never trained or selected on)
+        --> method.probability_batches --> scores -p(y) on the network grid --> thresholds
+    test cases --> method.probability_batches --> regions {p >= -q}
+        --> coverage and size (mm^2 / mm^3, network pixel = original spacing / scale)
+        --> FoldRegions (regions.csv) + RegionMasks (regions.npz)
+
+Truths are mapped to the network grid with the same ``ResizePad`` the method used, so the
+score is read where the network saw the landmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from landmarkbench.datasets.base import Case
+from landmarkbench.methods.base import Method
+from landmarkbench.uncertainty.conformal import (
+    ConformalCalibration,
+    calibrate_scores,
+    conformity_scores,
+    regions,
+)
+from landmarkbench.uncertainty.region_records import FoldRegions, RegionMasks
+from landmarkbench.uncertainty.region_stats import RegionPairs, region_pairs, size_unit
+
+
+@dataclass(frozen=True)
+class ConformalFold:
+    """The outcome of one fold: its calibration, per-pair records and region masks."""
+
+    calibration: ConformalCalibration
+    regions: FoldRegions
+    masks: RegionMasks
+
+
+def _batches(
+    method: Method, cases: Sequence[Case]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, list, list]]:
+    """Probability maps, the cases' truths on the grid and their grid spacings, per batch."""
+    start = 0
+    for probabilities, mappings in method.probability_batches(cases):
+        batch = cases[start : start + len(mappings)]
+        start += len(mappings)
+        pairs = list(zip(mappings, batch, strict=True))
+        truth = torch.as_tensor(np.stack([m.points_to_target(c.landmarks) for m, c in pairs]))
+        spacing = [np.asarray(c.spacing, float) / np.asarray(m.effective_scale) for m, c in pairs]
+        yield probabilities, truth, spacing, mappings
+    if start != len(cases):
+        raise RuntimeError(
+            f"probability_batches covered {start} of {len(cases)} cases; a method must yield "
+            "maps for every case in order."
+        )
+
+
+def calibrate_method(method: Method, cases: Sequence[Case], alpha: float) -> ConformalCalibration:
+    """Per-landmark thresholds from a fitted method's maps on calibration ``cases``."""
+    scores = [conformity_scores(p, truth) for p, truth, _, _ in _batches(method, cases)]
+    return calibrate_scores(torch.cat(scores), alpha)
+
+
+def conformal_fold(
+    method: Method,
+    calibration_cases: Sequence[Case],
+    test_cases: Sequence[Case],
+    landmark_names: Sequence[str],
+    alpha: float,
+) -> ConformalFold:
+    """Calibrate on ``calibration_cases`` and evaluate regions on ``test_cases``.
+
+    Args:
+        method: A fitted method with ``supports_conformal``.
+        calibration_cases: Cases disjoint from the method's training, validation and test.
+        test_cases: The fold's test cases.
+        landmark_names: Names in landmark order (stored with the records).
+        alpha: Miscoverage level, e.g. 0.1 for 90 % regions.
+
+    Returns:
+        The fold's calibration, records and masks.
+    """
+    calibration = calibrate_method(method, calibration_cases, alpha)
+    parts, masks, scales, offsets = [], [], [], []
+    for probabilities, truth, spacing, mappings in _batches(method, test_cases):
+        parts.append(region_pairs(calibration, probabilities, truth, np.stack(spacing)))
+        masks.append(regions(calibration, probabilities).numpy())
+        for mapping in mappings:
+            offset = np.asarray(mapping.points_to_target(np.zeros(mapping.ndim)), dtype=float)
+            scales.append(np.asarray(mapping.points_to_target(np.ones(mapping.ndim))) - offset)
+            offsets.append(offset)
+    case_ids = tuple(c.case_id for c in test_cases)
+    ndim = test_cases[0].ndim
+    return ConformalFold(
+        calibration=calibration,
+        regions=FoldRegions(
+            case_ids=case_ids,
+            landmark_names=tuple(landmark_names),
+            pairs=RegionPairs.concatenate(parts),
+            whole_image=np.asarray(calibration.whole_image, dtype=bool),
+            size_unit=size_unit(ndim),
+        ),
+        masks=RegionMasks(case_ids, np.concatenate(masks), np.stack(scales), np.stack(offsets)),
+    )

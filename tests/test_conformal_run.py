@@ -1,0 +1,232 @@
+"""Conformal regions inside a benchmark run: calibration split, stored records, reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import TINY_DATA, TINY_NET
+
+from landmarkbench.cli.main import main
+from landmarkbench.datasets.base import Case
+from landmarkbench.geometry import ResizePad
+from landmarkbench.methods.base import Method
+from landmarkbench.results_layout import summary_files
+from landmarkbench.uncertainty.conformal import spatial_softmax
+from landmarkbench.uncertainty.conformal_fold import conformal_fold
+from landmarkbench.uncertainty.region_records import (
+    MASKS_FILE,
+    REGIONS_FILE,
+    read_region_masks,
+    read_regions,
+)
+
+RUN = ["run", "--folds", "3", "--no-progress", *TINY_DATA, *TINY_NET]
+CONFORMAL = ["--uncertainty", "conformal", "--calibration-fraction", "0.25"]
+
+
+def _summary(workdir: Path, method: str) -> tuple[dict, Path]:
+    paths = [
+        p for p in summary_files(workdir / "results", "synthetic_ceph") if f"/{method}__" in str(p)
+    ]
+    assert len(paths) == 1
+    return json.loads(paths[0].read_text()), paths[0].parent
+
+
+def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, capsys) -> None:
+    assert main([*RUN, "--method", "one_hot", *CONFORMAL, "--alpha", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "calibration 2" in out and "Conformal regions" in out
+
+    summary, run_dir = _summary(workdir, "one_hot")
+    assert summary["record"]["uncertainty"]["alpha"] == 0.5
+    coverage_hits, pairs, sizes = 0, 0, []
+    for fold_dir in sorted(run_dir.glob("fold_*")):
+        fold = json.loads((fold_dir / "fold.json").read_text())
+        calibration = set(fold["calibration_ids"])
+        train, val, test = (set(fold[k]) for k in ("train_ids", "validation_ids", "test_ids"))
+        assert len(calibration) == 2
+        assert not calibration & (train | val | test)  # never trained, selected or tested on
+        assert fold["uncertainty"]["calibration"]["n"] == [2] * 19
+        assert not any(fold["uncertainty"]["calibration"]["whole_image"])  # k = 2 <= n = 2
+
+        frame = pd.read_csv(fold_dir / REGIONS_FILE, dtype={"case_id": str})
+        assert len(frame) == len(test) * 19 and set(frame["case_id"]) == test
+        regions = read_regions(fold_dir)
+        masks = read_region_masks(fold_dir)
+        assert masks.case_ids == regions.case_ids
+        # Region size = pixels in the stored mask x the area of one network pixel in mm^2.
+        predictions = pd.read_csv(fold_dir / "predictions.csv", dtype={"case_id": str})
+        spacing = predictions.groupby("case_id")[["spacing_0", "spacing_1"]].first()
+        for index, case in enumerate(regions.case_ids):
+            pixel_mm = spacing.loc[case].to_numpy() / masks.grid_scale[index]
+            counts = masks.masks[index].reshape(19, -1).sum(axis=1)
+            np.testing.assert_allclose(regions.pairs.size[index], counts * np.prod(pixel_mm))
+        coverage_hits += int(regions.pairs.covered.sum())
+        pairs += int(regions.pairs.present.sum())
+        sizes.append(regions.pairs.size.reshape(-1))
+
+    stats = summary["uncertainty"]
+    assert stats["n_pairs"] == pairs == 12 * 19
+    assert stats["coverage_percent"] == pytest.approx(100.0 * coverage_hits / pairs)
+    assert stats["mean_size"] == pytest.approx(float(np.mean(np.concatenate(sizes))))
+    assert stats["size_unit"] == "mm^2"
+    assert stats["whole_image_landmarks"] == []
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{(workdir / 'mlflow.db').resolve()}")
+    experiment = client.get_experiment_by_name("landmarkbench/synthetic_ceph")
+    parents = [
+        r
+        for r in client.search_runs([experiment.experiment_id])
+        if "landmarkbench.fold" not in r.data.tags
+    ]
+    assert parents[0].data.metrics["conformal_coverage_percent"] == pytest.approx(
+        stats["coverage_percent"]
+    )
+
+    # Rerunning resumes; the table command reports the regions.
+    assert main([*RUN, "--method", "one_hot", *CONFORMAL, "--alpha", "0.5"]) == 0
+    assert "reused 3 finished fold(s)" in capsys.readouterr().out
+    assert main(["table", "--dataset", "synthetic_ceph"]) == 0
+    table = capsys.readouterr().out
+    assert "Conformal regions" in table and "50 %" in table
+
+    # The regions are drawn on the images from the stored masks.
+    assert main(["plot", "--kind", "regions", "--cases", "2", "--out", "plots"]) == 0
+    pngs = sorted((workdir / "plots").glob("synthetic_ceph_regions_*_one_hot.png"))
+    assert len(pngs) == 2
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_conformal_regions_in_3d_are_volumes_and_plotted(workdir: Path, capsys) -> None:
+    ct = [
+        "run",
+        "--dataset",
+        "synthetic_ct",
+        "--folds",
+        "2",
+        "--no-progress",
+        "--data-option",
+        "n_cases=8",
+        "--data-option",
+        "image_shape=16,32,32",
+        *TINY_NET,
+        "--set",
+        "max_epochs=1",
+        "--method",
+        "argmax",
+        *CONFORMAL,
+        "--alpha",
+        "0.5",
+    ]
+    assert main(ct) == 0
+    summaries = summary_files(workdir / "results", "synthetic_ct")
+    stats = json.loads(summaries[0].read_text())["uncertainty"]
+    assert stats["size_unit"] == "mm^3" and stats["n_pairs"] > 0
+    masks = read_region_masks(summaries[0].parent / "fold_0")
+    assert masks.masks.ndim == 5
+    assert main(["plot", "--dataset", "synthetic_ct", "--kind", "regions", "--cases", "1",
+                 "--out", "plots"]) == 0  # fmt: skip
+    assert len(list((workdir / "plots").glob("synthetic_ct_regions_*.png"))) == 1
+
+
+def test_too_few_calibration_cases_give_whole_image_regions_and_say_so(
+    workdir: Path, capsys
+) -> None:
+    # 2 calibration cases at alpha = 0.1: k = ceil(3 x 0.9) = 3 > 2.
+    assert main([*RUN, "--method", "argmax", *CONFORMAL, "--alpha", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "region is the whole image" in out
+    summary, run_dir = _summary(workdir, "argmax")
+    stats = summary["uncertainty"]
+    assert stats["coverage_percent"] == 100.0
+    assert len(stats["whole_image_landmarks"]) == 19
+    regions = read_regions(run_dir / "fold_0")
+    assert regions.whole_image.all() and regions.pairs.covered.all()
+    assert read_region_masks(run_dir / "fold_0").masks.all()  # every pixel of the grid
+    assert (run_dir / "fold_0" / MASKS_FILE).is_file()
+
+
+def test_conformal_needs_a_method_with_probability_maps(workdir: Path, capsys) -> None:
+    plain = ["run", "--folds", "3", "--no-progress", *TINY_DATA]
+    assert main([*plain, "--method", "mean_shape", *CONFORMAL]) == 2
+    err = capsys.readouterr().err
+    assert "mean_shape" in err and "conformal" in err and "one_hot" in err
+    assert not (workdir / "results").exists() or not summary_files(
+        workdir / "results", "synthetic_ceph"
+    )
+
+
+def test_conformal_runs_have_their_own_identity_and_models(workdir: Path) -> None:
+    assert main([*RUN, "--method", "argmax"]) == 0
+    assert main([*RUN, "--method", "argmax", *CONFORMAL, "--alpha", "0.5"]) == 0
+    runs = sorted(p.parent.parent for p in summary_files(workdir / "results", "synthetic_ceph"))
+    assert len(runs) == 2  # two config hashes
+    model_dirs = list((workdir / "results").rglob("_models/unet_gaussian_heatmap__*"))
+    assert len(model_dirs) == 2  # the calibration cases are not trained on: another model
+    plain = [
+        json.loads(p.read_text()) for p in summary_files(workdir / "results", "synthetic_ceph")
+    ]
+    assert sorted(s["uncertainty"] is None for s in plain) == [False, True]
+
+
+class _KnownMaps(Method):
+    """A method whose probability maps are Gaussians of known width around the truth plus
+    a per-case offset: the conformal machinery must reach its nominal coverage on them."""
+
+    supports_conformal = True
+    network = (32, 32)
+
+    def fit(self, train, val, ctx):  # pragma: no cover - not trained
+        return {}
+
+    def predict(self, cases):  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def probability_batches(self, cases: Sequence[Case]):
+        generator = torch.Generator().manual_seed(len(cases))
+        axes = torch.meshgrid(
+            *(torch.arange(s, dtype=torch.float64) for s in self.network), indexing="ij"
+        )
+        for start in range(0, len(cases), 16):
+            batch = cases[start : start + 16]
+            mappings = [ResizePad(c.shape, self.network) for c in batch]
+            pairs = zip(mappings, batch, strict=True)
+            truth = torch.as_tensor(np.stack([m.points_to_target(c.landmarks) for m, c in pairs]))
+            centre = truth + 1.5 * torch.randn(
+                truth.shape, generator=generator, dtype=torch.float64
+            )
+            squared = sum((grid - centre[..., k, None, None]) ** 2 for k, grid in enumerate(axes))
+            yield spatial_softmax(-squared / (2 * 2.0**2)).float(), mappings
+
+
+def _cases(n: int, offset: int) -> list[Case]:
+    rng = np.random.default_rng(offset)
+    return [
+        Case.in_memory(
+            f"c{offset + i}",
+            np.zeros((64, 40), dtype=np.float32),
+            rng.uniform([5, 5], [55, 35], size=(2, 2)),
+            np.array([0.5, 0.25]),
+        )
+        for i in range(n)
+    ]
+
+
+def test_conformal_fold_reaches_nominal_coverage_on_known_maps() -> None:
+    method = _KnownMaps({}, num_landmarks=2, ndim=2)
+    outcome = conformal_fold(method, _cases(300, 0), _cases(300, 1000), ("a", "b"), alpha=0.1)
+    pairs = outcome.regions.pairs
+    assert pairs.present.sum() == 600
+    assert 0.87 <= pairs.covered.mean() <= 0.93
+    # Network pixel of a 64 x 40 image on a 32 x 32 grid: scale 0.5, so 1.0 x 0.5 mm.
+    counts = outcome.masks.masks.reshape(300, 2, -1).sum(axis=-1)
+    np.testing.assert_allclose(pairs.size, counts * 1.0 * 0.5)
+    np.testing.assert_allclose(outcome.masks.grid_scale, 0.5)
