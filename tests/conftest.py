@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,24 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in an empty folder so ./results and ./mlflow.db are test-local."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def compile_latex(fragment: str, folder: Path) -> None:
+    """Compile a LaTeX table fragment in a booktabs article with pdflatex; skip the test
+    when pdflatex is not installed (callers check the structure before calling this)."""
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex is not installed; the structure was checked instead")
+    document = folder / "table.tex"
+    document.write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        f"{fragment}\\end{{document}}\n"
+    )
+    done = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", document.name],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]

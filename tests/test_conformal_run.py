@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_DATA, TINY_NET
+from conftest import TINY_DATA, TINY_NET, compile_latex
 
 from landmarkbench.cli.main import main
 from landmarkbench.datasets.base import Case
@@ -97,12 +97,16 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     assert main(["table", "--dataset", "synthetic_ceph"]) == 0
     table = capsys.readouterr().out
     assert "Conformal regions" in table and "50 %" in table
+    assert main(["table", "--dataset", "synthetic_ceph", "--format", "latex"]) == 0
+    latex = capsys.readouterr().out
+    assert r"Spearman $\rho$" in latex and r"mm$^2$" in latex and latex.isascii()
 
     # The regions are drawn on the images from the stored masks.
     assert main(["plot", "--kind", "regions", "--cases", "2", "--out", "plots"]) == 0
     pngs = sorted((workdir / "plots").glob("synthetic_ceph_regions_*_one_hot.png"))
     assert len(pngs) == 2
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    compile_latex(latex, workdir)  # last: skips when pdflatex is absent
 
 
 def test_conformal_regions_in_3d_are_volumes_and_plotted(workdir: Path, capsys) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import compile_latex
 
 from landmarkbench.cli.main import main
 from landmarkbench.fold_records import FoldPredictions, write_predictions
@@ -175,22 +174,7 @@ def test_latex_is_booktabs_and_escaped(ceph_results: Path, tmp_path: Path) -> No
     assert r"\textsuperscript{\dag}" in latex and r"$\pm$" in latex
     assert latex.isascii()
     assert not re.search(r"(?<!\\)_", latex), "every underscore is escaped"
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        pytest.skip("pdflatex is not installed; the structure was checked instead")
-    document = tmp_path / "table.tex"
-    document.write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        f"{latex}\\end{{document}}\n"
-    )
-    done = subprocess.run(
-        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", document.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout[-2000:]
+    compile_latex(latex, tmp_path)
 
 
 def test_csv_has_unformatted_numbers(ceph_results: Path) -> None:
