@@ -275,3 +275,11 @@ def test_shape_and_value_errors() -> None:
         )
     with pytest.raises(ValueError, match="ConformalCalibration"):
         ConformalCalibration.from_json_dict({"alpha": 0.1})
+
+
+def test_expected_coverage_is_k_over_n_plus_one() -> None:
+    scores = torch.linspace(-1.0, -0.1, 16)[:, None].repeat(1, 2)
+    scores[:, 1] = math.nan  # no calibration point: whole image, coverage 1
+    calibration = calibrate_scores(scores, alpha=0.1)
+    assert calibration.rank[0] == 16 and calibration.n[0] == 16
+    assert calibration.expected_coverage() == pytest.approx((16 / 17, 1.0))

@@ -77,6 +77,8 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     assert stats["mean_size"] == pytest.approx(float(np.mean(np.concatenate(sizes))))
     assert stats["size_unit"] == "mm^2"
     assert stats["whole_image_landmarks"] == []
+    # n = 2 calibration cases, k = ceil(3 x 0.5) = 2: expected coverage k / (n + 1) = 2/3.
+    assert stats["expected_coverage_percent"] == pytest.approx(200.0 / 3.0)
 
     from mlflow.tracking import MlflowClient
 

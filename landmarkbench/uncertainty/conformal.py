@@ -264,6 +264,15 @@ class ConformalCalibration:
         """Indices of the landmarks whose region is the whole image."""
         return [i for i, flag in enumerate(self.whole_image) if flag]
 
+    def expected_coverage(self) -> tuple[float, ...]:
+        """Per landmark, the exact expected coverage ``k / (n + 1)`` for exchangeable cases
+        and continuous scores (1 for whole-image landmarks): with few calibration cases it
+        lies above ``1 - alpha`` (e.g. n = 16, alpha = 0.1: k = 16, 16/17 = 94.1 %)."""
+        return tuple(
+            1.0 if whole else rank / (n + 1)
+            for rank, n, whole in zip(self.rank, self.n, self.whole_image, strict=True)
+        )
+
     def probability_thresholds(self) -> torch.Tensor:
         """``-q`` per landmark as float64 (C,), ``-inf`` where the region is the whole image."""
         return torch.tensor([-math.inf if q is None else -q for q in self.q], dtype=torch.float64)

@@ -104,6 +104,7 @@ def conformal_fold(
             pairs=RegionPairs.concatenate(parts),
             whole_image=np.asarray(calibration.whole_image, dtype=bool),
             size_unit=size_unit(ndim),
+            expected_coverage=np.asarray(calibration.expected_coverage()),
         ),
         masks=RegionMasks(case_ids, np.concatenate(masks), np.stack(scales), np.stack(offsets)),
     )

@@ -3,8 +3,9 @@
 Two files beside a fold's ``predictions.csv``:
 
 - ``regions.csv``: one row per (test case, landmark) with ``case_id, landmark_index,
-  landmark, present, covered, region_size, size_unit, whole_image`` (``covered`` is empty
-  where the truth is missing);
+  landmark, present, covered, region_size, size_unit, whole_image, expected_coverage``
+  (``covered`` is empty where the truth is missing; ``expected_coverage`` is the fold's
+  ``k / (n + 1)`` for the landmark);
 - ``regions.npz``: the region masks on the network grid (bit-packed), with each case's map
   from its original grid to the network grid (``grid = original * grid_scale +
   grid_offset``, array-index order), so plots draw regions on the original images without
@@ -40,6 +41,7 @@ class FoldRegions:
     pairs: RegionPairs
     whole_image: np.ndarray  # (C,) bool
     size_unit: str
+    expected_coverage: np.ndarray  # (C,) k / (n + 1) of the fold's calibration
 
     def to_frame(self) -> pd.DataFrame:
         n, c = self.pairs.size.shape
@@ -54,6 +56,7 @@ class FoldRegions:
                 "region_size": self.pairs.size.reshape(-1),
                 "size_unit": self.size_unit,
                 "whole_image": np.tile(self.whole_image.astype(int), n),
+                "expected_coverage": np.tile(self.expected_coverage, n),
             }
         )
 
@@ -115,6 +118,7 @@ def read_regions(folder: Path) -> FoldRegions:
         pairs=RegionPairs(covered, frame["region_size"].to_numpy(float).reshape(shape), present),
         whole_image=frame["whole_image"].to_numpy(bool).reshape(shape)[0],
         size_unit=str(frame["size_unit"].iloc[0]),
+        expected_coverage=frame["expected_coverage"].to_numpy(float).reshape(shape)[0],
     )
 
 
@@ -176,6 +180,9 @@ def summarize_fold_regions(
         ]
     )
     whole = np.any([r.whole_image for r in regions], axis=0)
+    expected = np.concatenate(
+        [np.broadcast_to(r.expected_coverage, r.pairs.size.shape) for r in regions]
+    )
     stats = summarize_regions(
         pairs,
         alpha=alpha,
@@ -187,6 +194,9 @@ def summarize_fold_regions(
         "alpha": alpha,
         "target_coverage_percent": 100.0 * (1.0 - alpha),
         "coverage_percent": _number(100.0 * stats["coverage"]),
+        "expected_coverage_percent": _number(100.0 * np.mean(expected[pairs.present]))
+        if pairs.present.any()
+        else None,
         "mean_size": _number(stats["mean_size"]),
         "median_size": _number(stats["median_size"]),
         "size_unit": stats["size_unit"],
