@@ -6,6 +6,7 @@ the results folder, and one page per (dataset, split) with:
 - the comparison table of ``tables.section_table`` (same rows, statistics and bold best),
   sortable by clicking a header (a small inline script, no external library);
 - the per-landmark MRE breakdown of ``tables.per_landmark_table`` (point data only);
+- the conformal-regions table (``table_uncertainty``) when rows were run with regions;
 - SDR curves (success rate against radius) as inline SVG, computed from the stored per-fold
   predictions, or from the summary's SDR points when no per-image errors exist;
 - the MLflow parent run ids behind each row, looked up by the ``landmarkbench.run_key`` tag
@@ -27,6 +28,7 @@ import numpy as np
 from landmarkbench.errors import ResultsError
 from landmarkbench.results_layout import RunIdentity, summary_files
 from landmarkbench.table_formats import Cell, Table
+from landmarkbench.table_uncertainty import conformal_table
 from landmarkbench.tables import (
     Row,
     collect_rows,
@@ -129,11 +131,6 @@ def _summary_sdr_points(row: Row) -> np.ndarray:
     return np.array(points) if points else np.zeros((0, 2))
 
 
-def _row_label(row: Row, section: Sequence[Row]) -> str:
-    same = sum(r.method == row.method for r in section)
-    return row.method if same == 1 else f"{row.method} [{row.config_hash}]"
-
-
 def _curves(section: Sequence[Row]) -> list[tuple[str, np.ndarray]]:
     """One SDR curve per row: from pooled per-image errors, else the summary's points."""
     errors = {}
@@ -153,7 +150,7 @@ def _curves(section: Sequence[Row]) -> list[tuple[str, np.ndarray]]:
         else:
             curve = _summary_sdr_points(row)
         if len(curve):
-            curves.append((_row_label(row, section), curve))
+            curves.append((row.label(section), curve))
     return curves
 
 
@@ -339,6 +336,9 @@ def _dataset_page(
             parts += ["<h2>Per-landmark MRE</h2>", f"<p>{html.escape(str(error))}</p>"]
         else:
             parts += ["<h2>Per-landmark MRE</h2>", _table_html(breakdown, css="per-landmark")]
+    regions = conformal_table(section, f"Dataset {dataset}")
+    if regions is not None:
+        parts += ["<h2>Conformal prediction regions</h2>", _table_html(regions, css="regions")]
     parts += [
         "<h2>SDR curves</h2>",
         '<p class="note">Share of landmarks within each radius, pooled over the folds '

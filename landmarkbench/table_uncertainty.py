@@ -44,12 +44,12 @@ def _mean_cell(values: Sequence[float | None], digits: int, unit: str = "") -> C
     return Cell(f"{mean:.{digits}f}{unit}", (("", mean),))
 
 
-def _row_cells(row: Row) -> list[Cell]:
+def _row_cells(row: Row, section: Sequence[Row]) -> list[Cell]:
     stats = _stats(row)
     unit = f" {stats[0]['size_unit']}"
     whole = sorted({name for s in stats for name in s["whole_image_landmarks"]})
     return [
-        Cell.plain(row.method),
+        Cell.plain(row.label(section)),
         Cell.plain(row.protocol),
         Cell.plain(",".join(map(str, row.seeds))),
         Cell(f"{stats[0]['target_coverage_percent']:g} %", (("", stats[0]["alpha"]),)),
@@ -73,7 +73,7 @@ def conformal_table(section: Sequence[Row], title: str) -> Table | None:
             filter(None, [title, "Conformal regions (M-R2CCP, split conformal per landmark)"])
         ),
         header=HEADER,
-        rows=[_row_cells(row) for row in rows],
+        rows=[_row_cells(row, section) for row in rows],
         footnotes=[
             "Regions are calibrated per fold on cases held out of the training fold (never "
             "trained, selected or tested on); coverage = share of test truths inside their "

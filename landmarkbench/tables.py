@@ -61,6 +61,11 @@ class Row:
     summaries: list[dict[str, Any]] = field(default_factory=list)
     results_dir: Path | None = None
 
+    def label(self, section: Sequence[Row]) -> str:
+        """The method name, with the config hash when ``section`` has it more than once."""
+        same = sum(r.method == self.method for r in section)
+        return self.method if same == 1 else f"{self.method} [{self.config_hash}]"
+
     @property
     def split_protocol(self) -> str:
         """The protocol name (``kfold``, ``official``...) of the row's split."""
@@ -272,13 +277,8 @@ def _over(group: str) -> str:
     return "folds" if group == "pooled" else "seeds"
 
 
-def _label(row: Row, rows: Sequence[Row]) -> str:
-    same = sum(r.method == row.method for r in rows)
-    return row.method if same == 1 else f"{row.method} [{row.config_hash}]"
-
-
 def _fixed_cells(row: Row, rows: Sequence[Row]) -> list[Cell]:
-    texts = [_label(row, rows), row.protocol, ",".join(map(str, row.seeds))]
+    texts = [row.label(rows), row.protocol, ",".join(map(str, row.seeds))]
     return [Cell.plain(t) for t in (*texts, "ours", row.ground_truth)]
 
 
@@ -427,7 +427,7 @@ def per_landmark_table(section: Sequence[Row], title: str) -> Table:
     for row in section:
         for name, folds in row.groups():
             suffix = "" if name == "pooled" else f" {name}"
-            header.append(f"{_label(row, section)}{suffix} MRE mm ↓")
+            header.append(f"{row.label(section)}{suffix} MRE mm ↓")
             per_column.append(row.image_errors(folds))
     names = section[0].summaries[0]["record"]["dataset"]["landmark_names"]
     values = np.array([e.per_landmark_mre() for e in per_column]).T
