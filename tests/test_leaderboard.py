@@ -118,3 +118,36 @@ def test_pages_load_in_headless_chromium(stored: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 1000
     assert not _console_errors(done.stderr)
+
+
+_CLICK = """<script>
+var table = document.querySelector('table.per-landmark');
+var header = table.querySelectorAll('th')[1];
+function column() {
+  return Array.prototype.map.call(table.tBodies[0].rows, function (row) {
+    return row.cells[1].getAttribute('data-sort');
+  }).join(' ');
+}
+header.click();
+document.body.setAttribute('data-ascending', column());
+header.click();
+document.body.setAttribute('data-descending', column());
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: chromium)")
+def test_clicking_a_header_sorts_the_table_in_chromium(stored: Path, tmp_path: Path) -> None:
+    out = _build(stored, tmp_path / "site")
+    page = next(p for p in out.glob("*.html") if p.name != "index.html")
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(page.read_text().replace("</body>", _CLICK))
+    done = _chromium(tmp_path, clicked.as_uri(), "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not _console_errors(done.stderr), _console_errors(done.stderr)
+    found = {
+        order: [float(v) for v in re.search(rf'data-{order}="([^"]*)"', done.stdout)[1].split()]
+        for order in ("ascending", "descending")
+    }
+    assert len(found["ascending"]) == 20  # 19 landmarks and the pooled row
+    assert found["ascending"] == sorted(found["ascending"])
+    assert found["descending"] == sorted(found["ascending"], reverse=True)
