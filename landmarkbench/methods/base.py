@@ -31,7 +31,8 @@ class FitContext:
     Attributes:
         device: "cpu" or "cuda" (already resolved from "auto").
         seed: Seed for every random choice of the fit.
-        workdir: A folder the method may use for checkpoints of this fold.
+        workdir: The fold's staging folder: files a method writes here are stored with the
+            fold's results (committed together with its predictions).
         progress: Whether to show a progress bar.
         log_metric: Callback ``(name, value, step)`` for training curves (may be a no-op).
         sdr_radii_mm: The radii the benchmark reports (a method may use them for selection).
