@@ -160,6 +160,8 @@ class BenchmarkRun:
                 f"--results-dir '{root}' is a file; pass a folder (it is created if missing)."
             )
         self.split: Split = persist_split(split, split_file(root, request.dataset, split.identity))
+        for fold in self.split.folds:  # bad fractions fail before anything trains
+            self._fold_parts(fold)
         self.root = root
         self.identity = RunIdentity(
             dataset=request.dataset,
@@ -354,24 +356,36 @@ class BenchmarkRun:
                 f"expected {expected}: fix the method's predict()."
             )
 
-    def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
-        fold_seed = self.request.seed * 1000 + fold.index
+    def _fold_seed(self, fold: Fold) -> int:
+        return self.request.seed * 1000 + fold.index
+
+    def _fold_parts(self, fold: Fold) -> tuple[list[str], list[str], list[str]]:
+        """(train, inner validation, conformal calibration) ids of a fold's training part.
+
+        Raises:
+            UsageError: if a fraction is out of range or leaves no case to train on.
+        """
         pool, calibration_ids = list(fold.train), []
         if self.request.uncertainty is not None:  # first: never trained or selected on
             pool, calibration_ids = hold_out(
                 pool,
                 self.request.calibration_fraction,
-                fold_seed + CALIBRATION_SEED_OFFSET,
+                self._fold_seed(fold) + CALIBRATION_SEED_OFFSET,
                 option="--calibration-fraction",
                 purpose="for conformal calibration",
             )
         train_ids, val_ids = hold_out(
             pool,
             self.request.val_fraction,
-            fold_seed,
+            self._fold_seed(fold),
             option="--val-fraction",
             purpose="for early stopping",
         )
+        return train_ids, val_ids, calibration_ids
+
+    def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
+        fold_seed = self._fold_seed(fold)
+        train_ids, val_ids, calibration_ids = self._fold_parts(fold)
         calibrated = f", calibration {len(calibration_ids)}" if calibration_ids else ""
         self.echo(
             f"[{self.request.method}] fold {fold.name}: train {len(train_ids)}, "

@@ -236,3 +236,12 @@ def test_conformal_fold_reaches_nominal_coverage_on_known_maps() -> None:
     counts = outcome.masks.masks.reshape(300, 2, -1).sum(axis=-1)
     np.testing.assert_allclose(pairs.size, counts * 1.0 * 0.5)
     np.testing.assert_allclose(outcome.masks.grid_scale, 0.5)
+
+
+def test_bad_calibration_fraction_fails_before_any_training(workdir: Path, capsys) -> None:
+    code = main(
+        [*RUN, "--method", "argmax,one_hot", *CONFORMAL[:2], "--calibration-fraction", "0.9"]
+    )
+    assert code == 2
+    assert "--calibration-fraction 0.9 is outside (0, 0.5]" in capsys.readouterr().err
+    assert not list((workdir / "results").rglob("fold_*"))  # nothing trained
