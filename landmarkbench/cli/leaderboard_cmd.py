@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from landmarkbench.cli.options import bootstrap_options, results_dir_option
+
 
 @click.command(
     "leaderboard",
@@ -20,13 +22,7 @@ import click
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the site into (index.html and one page per dataset and split).",
 )
-@click.option(
-    "--results-dir",
-    default="results",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Where runs stored their results.",
-)
+@results_dir_option
 @click.option(
     "--dataset",
     "datasets",
@@ -39,14 +35,7 @@ import click
     show_default=True,
     help="MLflow store to read the run ids from (a missing store shows the ids as '—').",
 )
-@click.option(
-    "--bootstrap",
-    default=1000,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Bootstrap resamples of images for the 95 % CI of the pooled MRE (0: no CI).",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@bootstrap_options(default=1000)
 def leaderboard_command(
     out_dir: Path,
     results_dir: Path,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from landmarkbench.cli.options import dataset_option, results_dir_option, tracking_uri_option
+
 PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "regions", "all")
 
 
@@ -15,14 +17,8 @@ PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "regions", "all")
     "  landmarkbench plot --dataset synthetic_ceph --out plots --kind overlay --cases 2\n\n"
     "  landmarkbench plot --dataset synthetic_ct --out plots --log-to-mlflow",
 )
-@click.option("--dataset", default="synthetic_ceph", show_default=True, help="Dataset name.")
-@click.option(
-    "--results-dir",
-    default="results",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Where runs stored their results.",
-)
+@dataset_option
+@results_dir_option
 @click.option(
     "--out",
     "out_dir",
@@ -52,9 +48,7 @@ PLOT_KINDS = ("sdr", "boxplot", "overlay", "sigma", "regions", "all")
     is_flag=True,
     help="Also log the PNGs as artifacts (plots/) of each run's parent MLflow run.",
 )
-@click.option(
-    "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
-)
+@tracking_uri_option
 def plot_command(
     dataset: str,
     results_dir: Path,

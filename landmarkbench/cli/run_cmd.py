@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
+from landmarkbench.cli.options import results_dir_option, tracking_uri_option
 
 EXAMPLES = """Examples:
 
@@ -101,12 +101,8 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"])
 )
-@click.option(
-    "--results-dir", default="results", show_default=True, type=click.Path(path_type=Path)
-)
-@click.option(
-    "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
-)
+@results_dir_option
+@tracking_uri_option
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run_command(**options) -> None:
     """Train and evaluate every fold, store predictions and metrics, log to MLflow.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from landmarkbench.cli.options import bootstrap_options, dataset_option, results_dir_option
 from landmarkbench.table_formats import FORMATS
 
 
@@ -16,28 +17,15 @@ from landmarkbench.table_formats import FORMATS
     "  landmarkbench table --dataset isbi2015 --format html --bootstrap 5000 --seed 1\n\n"
     "  landmarkbench table --per-landmark --format csv",
 )
-@click.option("--dataset", default="synthetic_ceph", show_default=True, help="Dataset name.")
-@click.option(
-    "--results-dir",
-    default="results",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Where runs stored their results.",
-)
+@dataset_option
+@results_dir_option
 @click.option("--format", "fmt", default="markdown", show_default=True, type=click.Choice(FORMATS))
 @click.option(
     "--per-landmark",
     is_flag=True,
     help="One row per landmark with each method's MRE as a column (best per row in bold).",
 )
-@click.option(
-    "--bootstrap",
-    default=2000,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Bootstrap resamples of images for the 95 % CI of the pooled MRE (0: no CI).",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@bootstrap_options(default=2000)
 @click.option(
     "--no-literature",
     is_flag=True,

@@ -1,0 +1,43 @@
+"""Command-line options shared by several commands: one definition, one help text each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+results_dir_option = click.option(
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where runs store their results.",
+)
+
+dataset_option = click.option(
+    "--dataset", default="synthetic_ceph", show_default=True, help="Dataset name (see 'ls')."
+)
+
+tracking_uri_option = click.option(
+    "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
+)
+
+
+def bootstrap_options(default: int) -> Callable[[Any], Any]:
+    """``--bootstrap N`` (resamples of images for the MRE interval) and ``--seed``."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--seed", default=0, show_default=True, help="Seed of the bootstrap resampling."
+        )(command)
+        return click.option(
+            "--bootstrap",
+            default=default,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Bootstrap resamples of images for the 95 % CI of the pooled MRE (0: no CI).",
+        )(command)
+
+    return decorate
