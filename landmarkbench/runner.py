@@ -19,9 +19,8 @@ A finished fold folder is never recomputed: rerunning the same command resumes.
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import LandmarkBenchError, TrainingError, UsageError
 from landmarkbench.evaluation import evaluation_for
 from landmarkbench.methods.base import FitContext
+from landmarkbench.protocols.fold_parts import fold_parts
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 from landmarkbench.provenance import code_version
 from landmarkbench.results_layout import RunIdentity, model_dir, split_file
@@ -47,7 +47,6 @@ from landmarkbench.run_summary import build_summary, load_fold_record, write_fol
 
 SDR_OPERATORS = ("<=", "<")
 UNCERTAINTY_METHODS = ("conformal",)
-CALIBRATION_SEED_OFFSET = 7_919
 
 
 @dataclass
@@ -86,39 +85,6 @@ class RunOutcome:
     trained_folds: list[str]
     resumed_folds: list[str]
     failed_folds: dict[str, str]
-
-
-def hold_out(
-    ids: Sequence[str], fraction: float, seed: int, *, option: str, purpose: str
-) -> tuple[list[str], list[str]]:
-    """Split ``ids`` into (kept, held out) with a seeded shuffle; both sorted.
-
-    Args:
-        ids: Case ids of a training fold.
-        fraction: Share held out, in (0, 0.5]; at least one case is held out.
-        seed: Seed of the shuffle.
-        option: The command-line option that sets ``fraction`` (for messages).
-        purpose: What the held-out cases are for (for messages).
-
-    Raises:
-        UsageError: if the fraction is outside (0, 0.5] or leaves no case to keep.
-    """
-    if not 0.0 < fraction <= 0.5:
-        raise UsageError(
-            f"{option} {fraction} is outside (0, 0.5]; use e.g. 0.1 (10 % of each training "
-            f"fold is held out {purpose})."
-        )
-    ordered = sorted(ids)
-    n_held = max(1, round(fraction * len(ordered)))
-    if len(ordered) - n_held < 1:
-        raise UsageError(
-            f"A training fold of {len(ordered)} case(s) cannot spare {n_held} {purpose}; "
-            "use fewer folds or more cases."
-        )
-    shuffled = ordered[:]
-    random.Random(seed).shuffle(shuffled)
-    held = set(shuffled[:n_held])
-    return [i for i in ordered if i not in held], sorted(held)
 
 
 class BenchmarkRun:
@@ -261,7 +227,12 @@ class BenchmarkRun:
             return self._execute_locked(run_dir, device)
 
     def _execute_locked(self, run_dir: Path, device: str) -> RunOutcome:
-        from landmarkbench.tracking import Tracker, resolve_tracking_uri
+        from landmarkbench.tracking import (
+            Tracker,
+            conformal_metrics,
+            learned_target_metrics,
+            resolve_tracking_uri,
+        )
 
         remove_stale_staging(run_dir)
         tracker = Tracker(resolve_tracking_uri(self.request.tracking_uri), self.request.dataset)
@@ -294,8 +265,8 @@ class BenchmarkRun:
                     {**record, "fold": fold.name},
                     {
                         **self.evaluation.flat_metrics(fold_record["metrics"]),
-                        **_learned_target_metrics(fold_record["fit"], self.dataset.landmark_names),
-                        **_conformal_metrics((fold_record.get("uncertainty") or {}).get("metrics")),
+                        **learned_target_metrics(fold_record["fit"], self.dataset.landmark_names),
+                        **conformal_metrics((fold_record.get("uncertainty") or {}).get("metrics")),
                     },
                     fold_record.get("history"),
                     fold_dir,
@@ -305,7 +276,7 @@ class BenchmarkRun:
             parent,
             {
                 **self.evaluation.flat_metrics(summary["pooled"]),
-                **_conformal_metrics(summary["uncertainty"]),
+                **conformal_metrics(summary["uncertainty"]),
             },
             "FAILED" if failed else "FINISHED",
         )
@@ -360,28 +331,14 @@ class BenchmarkRun:
         return self.request.seed * 1000 + fold.index
 
     def _fold_parts(self, fold: Fold) -> tuple[list[str], list[str], list[str]]:
-        """(train, inner validation, conformal calibration) ids of a fold's training part.
-
-        Raises:
-            UsageError: if a fraction is out of range or leaves no case to train on.
-        """
-        pool, calibration_ids = list(fold.train), []
-        if self.request.uncertainty is not None:  # first: never trained or selected on
-            pool, calibration_ids = hold_out(
-                pool,
-                self.request.calibration_fraction,
-                self._fold_seed(fold) + CALIBRATION_SEED_OFFSET,
-                option="--calibration-fraction",
-                purpose="for conformal calibration",
-            )
-        train_ids, val_ids = hold_out(
-            pool,
-            self.request.val_fraction,
+        """(train, inner validation, conformal calibration) ids of a fold."""
+        conformal = self.request.uncertainty is not None
+        return fold_parts(
+            fold.train,
             self._fold_seed(fold),
-            option="--val-fraction",
-            purpose="for early stopping",
+            self.request.val_fraction,
+            self.request.calibration_fraction if conformal else None,
         )
-        return train_ids, val_ids, calibration_ids
 
     def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
         fold_seed = self._fold_seed(fold)
@@ -423,7 +380,17 @@ class BenchmarkRun:
         self.evaluation.write(staging, records)
         uncertainty = None
         if calibration_ids:
-            uncertainty = self._conformal(method, calibration_ids, test_cases, records, staging)
+            from landmarkbench.uncertainty.conformal_fold import conformal_fold_record
+
+            uncertainty = conformal_fold_record(
+                method,
+                self.dataset.load_many(calibration_ids),
+                test_cases,
+                records,
+                staging,
+                alpha=self.request.alpha,
+                echo=lambda text: self.echo(f"[{self.request.method}] {text}"),
+            )
         record = self.protocol_record()
         write_fold_record(
             staging,
@@ -439,59 +406,3 @@ class BenchmarkRun:
             uncertainty=uncertainty,
         )
         commit_dir(staging, fold_dir)
-
-    def _conformal(self, method, calibration_ids, test_cases, records, staging) -> dict[str, Any]:
-        """Calibrate and evaluate the fold's conformal regions; write their records."""
-        from landmarkbench.uncertainty.conformal_fold import conformal_fold
-        from landmarkbench.uncertainty.region_records import (
-            summarize_fold_regions,
-            write_regions,
-        )
-
-        names = self.dataset.landmark_names
-        outcome = conformal_fold(
-            method, self.dataset.load_many(calibration_ids), test_cases, names, self.request.alpha
-        )
-        write_regions(staging, outcome.regions, outcome.masks)
-        errors = dict(zip(records.case_ids, records.point_error, strict=True))
-        metrics = summarize_fold_regions(
-            [outcome.regions], [errors], alpha=self.request.alpha, ndim=self.dataset.ndim
-        )
-        few = [
-            f"{names[i]} (n={outcome.calibration.n[i]})"
-            for i in outcome.calibration.whole_image_landmarks
-        ]
-        if few:
-            self.echo(
-                f"[{self.request.method}] too few annotated calibration cases for "
-                f"{100 * (1 - self.request.alpha):g} % regions of {', '.join(few)}: their "
-                "region is the whole image (raise --calibration-fraction or --alpha)."
-            )
-        return {
-            "calibration": {
-                **outcome.calibration.to_json_dict(),
-                "landmark_names": list(names),
-            },
-            "metrics": metrics,
-        }
-
-
-def _learned_target_metrics(fit: dict[str, Any], names: Sequence[str]) -> dict[str, float]:
-    """Learned sigmas (per landmark and axis) and angles of adaptive targets, for MLflow."""
-    learned = fit.get("learned_targets") or {}
-    metrics: dict[str, float] = {}
-    for name, sigmas in zip(names, learned.get("sigma") or [], strict=False):
-        for axis, value in enumerate(sigmas):
-            metrics[f"learned_sigma_px.{name}.{axis}"] = float(value)
-    for name, angles in zip(names, learned.get("angles") or [], strict=False):
-        for axis, value in enumerate(angles if isinstance(angles, list) else [angles]):
-            metrics[f"learned_angle_rad.{name}.{axis}"] = float(value)
-    return metrics
-
-
-def _conformal_metrics(stats: dict[str, Any] | None) -> dict[str, float]:
-    """Conformal coverage, region size and error-size correlation, for MLflow."""
-    if not stats:
-        return {}
-    keys = ("coverage_percent", "mean_size", "median_size", "spearman_rho_error_size")
-    return {f"conformal_{k}": float(stats[k]) for k in keys if stats.get(k) is not None}

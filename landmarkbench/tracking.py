@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +175,24 @@ class Tracker:
             ]
         for start in range(0, len(items), 500):
             self.client.log_batch(run_id, metrics=items[start : start + 500])
+
+
+def learned_target_metrics(fit: dict[str, Any], names: Sequence[str]) -> dict[str, float]:
+    """Learned sigmas (per landmark and axis) and angles of adaptive targets, for MLflow."""
+    learned = fit.get("learned_targets") or {}
+    metrics: dict[str, float] = {}
+    for name, sigmas in zip(names, learned.get("sigma") or [], strict=False):
+        for axis, value in enumerate(sigmas):
+            metrics[f"learned_sigma_px.{name}.{axis}"] = float(value)
+    for name, angles in zip(names, learned.get("angles") or [], strict=False):
+        for axis, value in enumerate(angles if isinstance(angles, list) else [angles]):
+            metrics[f"learned_angle_rad.{name}.{axis}"] = float(value)
+    return metrics
+
+
+def conformal_metrics(stats: dict[str, Any] | None) -> dict[str, float]:
+    """Conformal coverage, region size and error-size correlation, for MLflow."""
+    if not stats:
+        return {}
+    keys = ("coverage_percent", "mean_size", "median_size", "spearman_rho_error_size")
+    return {f"conformal_{k}": float(stats[k]) for k in keys if stats.get(k) is not None}

@@ -14,13 +14,16 @@ score is read where the network saw the landmark.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from landmarkbench.datasets.base import Case
+from landmarkbench.fold_records import FoldPredictions
 from landmarkbench.methods.base import Method
 from landmarkbench.uncertainty.conformal import (
     ConformalCalibration,
@@ -28,7 +31,12 @@ from landmarkbench.uncertainty.conformal import (
     conformity_scores,
     regions,
 )
-from landmarkbench.uncertainty.region_records import FoldRegions, RegionMasks
+from landmarkbench.uncertainty.region_records import (
+    FoldRegions,
+    RegionMasks,
+    summarize_fold_regions,
+    write_regions,
+)
 from landmarkbench.uncertainty.region_stats import RegionPairs, region_pairs, size_unit
 
 
@@ -108,3 +116,51 @@ def conformal_fold(
         ),
         masks=RegionMasks(case_ids, np.concatenate(masks), np.stack(scales), np.stack(offsets)),
     )
+
+
+def conformal_fold_record(
+    method: Method,
+    calibration_cases: Sequence[Case],
+    test_cases: Sequence[Case],
+    predictions: FoldPredictions,
+    folder: Path,
+    *,
+    alpha: float,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """One fold of a run: calibrate, evaluate, write the region records into ``folder``.
+
+    Args:
+        method: The fitted method.
+        calibration_cases: The fold's calibration cases.
+        test_cases: The fold's test cases.
+        predictions: The fold's stored predictions (for the error-size correlation).
+        folder: The fold's staging folder.
+        alpha: Miscoverage level.
+        echo: Where to say that some landmarks got whole-image regions.
+
+    Returns:
+        The ``uncertainty`` entry of the fold's ``fold.json``: the calibration and the
+        fold's statistics.
+    """
+    names = predictions.landmark_names
+    outcome = conformal_fold(method, calibration_cases, test_cases, names, alpha)
+    write_regions(folder, outcome.regions, outcome.masks)
+    errors = dict(zip(predictions.case_ids, predictions.point_error, strict=True))
+    metrics = summarize_fold_regions(
+        [outcome.regions], [errors], alpha=alpha, ndim=test_cases[0].ndim
+    )
+    few = [
+        f"{names[i]} (n={outcome.calibration.n[i]})"
+        for i in outcome.calibration.whole_image_landmarks
+    ]
+    if few:
+        echo(
+            f"too few annotated calibration cases for {100 * (1 - alpha):g} % regions of "
+            f"{', '.join(few)}: their region is the whole image (raise "
+            "--calibration-fraction or --alpha)."
+        )
+    return {
+        "calibration": {**outcome.calibration.to_json_dict(), "landmark_names": list(names)},
+        "metrics": metrics,
+    }
