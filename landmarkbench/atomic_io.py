@@ -7,25 +7,69 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from landmarkbench.errors import ResultsError
 
 
-def write_json_atomically(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename (never half-written)."""
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` through a temporary file beside it and one rename (never half-written).
+
+    The parent folder is created if missing. ``write`` fills a temporary file
+    ``.{name}.XXXX.tmp`` in the same folder, which then replaces ``path`` with ``os.replace``,
+    so readers see either the old file or the complete new one. The data is not fsynced: a
+    killed process never leaves a partial file, a power cut may.
+
+    Args:
+        path: The file to create or replace.
+        write: Called once with a binary file object open for writing, e.g.
+            ``lambda stream: np.save(stream, array)`` or ``torch.save(payload, stream)``;
+            its return value is ignored.
+
+    Raises:
+        OSError: If the folder or the file cannot be written. Anything ``write`` raises is
+            raised as is. In every case the temporary file is removed and ``path`` is left
+            as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, allow_nan=True)
-            handle.write("\n")
-        os.replace(tmp, path)
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (see ``write_atomically``).
+
+    Args:
+        path: The file to create or replace.
+        text: The whole new content.
+
+    Raises:
+        OSError: If the folder or the file cannot be written; ``path`` is left as it was.
+    """
+    data = text.encode("utf-8")
+    write_atomically(path, lambda stream: stream.write(data))
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically.
+
+    Args:
+        path: The file to create or replace.
+        data: A JSON-serialisable value (NaN and infinities are written as JavaScript does).
+
+    Raises:
+        TypeError: If ``data`` is not JSON-serialisable (nothing is written).
+        OSError: If the folder or the file cannot be written; ``path`` is left as it was.
+    """
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
 def staging_dir(final: Path) -> Path:

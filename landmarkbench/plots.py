@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from landmarkbench.atomic_io import write_atomically
 from landmarkbench.errors import ResultsError
 from landmarkbench.fold_records import FoldPredictions, read_predictions
 from landmarkbench.results_layout import FOLD_FILE, PREDICTIONS_FILE, summary_files
@@ -113,17 +113,12 @@ def _safe(name: str) -> str:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    """Write ``fig`` to ``path`` as PNG through a temporary file and a rename."""
+    """Write ``fig`` to ``path`` as PNG atomically (temporary file + rename), then close it."""
     plt = _pyplot()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomically(
+            path, lambda handle: fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+        )
     finally:
         plt.close(fig)
     return path

@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from landmarkbench.atomic_io import write_atomically
 from landmarkbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class PreprocessCache:
             return cached
         resized = resize_to_network(case, target)
         try:
-            _save_atomically(path, resized)
+            write_atomically(path, lambda stream: np.save(stream, resized, allow_pickle=False))
         except OSError as exc:
             raise DataError(
                 f"Cannot write cache entry '{path}' ({exc}); free disk space or set "
@@ -150,16 +150,3 @@ def _load_entry(path: Path, target_shape: tuple[int, ...]) -> np.ndarray | None:
     if array.shape != target_shape or array.dtype != np.float32:
         return None
     return array
-
-
-def _save_atomically(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from abc import abstractmethod
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from landmarkbench.atomic_io import write_atomically, write_text_atomically
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import DataError, UsageError
 
@@ -34,18 +34,6 @@ def cache_root() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("landmarkbench"))
-
-
-def write_bytes_atomically(path: Path, write: Any) -> None:
-    """Write via ``write(file_object)`` to a temporary file beside ``path``, then rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def whole_number(dataset: str, name: str, value: Any, minimum: int, example: int) -> int:
@@ -171,7 +159,7 @@ class GeneratedDataset(LandmarkDataset):
 
     def _write_cached(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
         try:
-            write_bytes_atomically(path, lambda stream: np.savez(stream, **arrays))
+            write_atomically(path, lambda stream: np.savez(stream, **arrays))
         except OSError as error:
             self._warn_uncached(error)
 
@@ -206,7 +194,5 @@ class GeneratedDataset(LandmarkDataset):
                 f"Cache folder {str(folder)!r} holds {self.name} data generated with other "
                 f"settings (meta.json: {existing}); pass another cache_dir or delete that folder."
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(meta, indent=1, sort_keys=True) + "\n"
-        write_bytes_atomically(meta_path, lambda stream: stream.write(text.encode("utf-8")))
+        write_text_atomically(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
         return True

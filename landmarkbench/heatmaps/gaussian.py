@@ -117,9 +117,7 @@ def anisotropic_gaussian_heatmaps(
         return _separable_gaussian(points, shape, sigma_bcd, gamma)
     rotation = rotation_matrix(angles_t if len(shape) == 3 else angles_t[..., 0], len(shape))
     safe, valid = finite_points(points)
-    half_widths = box_half_widths(
-        torch.einsum("...ij,...j->...i", rotation.square(), sigma_bcd.square()), shape, window
-    )
+    half_widths = box_half_widths(sigma_bcd, rotation, shape, window)
     log_scale = log_map_scale(sigma_bcd, valid, gamma, (2 * math.pi) ** (len(shape) / 2))
 
     def values(offsets: list[torch.Tensor]) -> torch.Tensor:

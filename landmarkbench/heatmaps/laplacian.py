@@ -65,9 +65,7 @@ def laplacian_heatmaps(
     angles_t = angles_per_landmark(0.0 if angles is None else angles, points)[..., 0]
     rotation = rotation_matrix(angles_t, 2)
     safe, valid = finite_points(points)
-    half_widths = box_half_widths(
-        torch.einsum("...ij,...j->...i", rotation.square(), sigma_bcd.square()), shape, window
-    )
+    half_widths = box_half_widths(sigma_bcd, rotation, shape, window)
     log_scale = log_map_scale(sigma_bcd, valid, gamma, 2 * math.pi / 3)[..., None, None]
 
     def values(offsets: list[torch.Tensor]) -> torch.Tensor:

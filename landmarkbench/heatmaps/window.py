@@ -19,21 +19,26 @@ import torch
 
 
 def box_half_widths(
-    covariance_diagonal: torch.Tensor, shape: Sequence[int], window: float | None
+    sigma: torch.Tensor, rotation: torch.Tensor, shape: Sequence[int], window: float | None
 ) -> tuple[int, ...]:
     """Half-widths (pixels, per axis) of the box holding Mahalanobis distance <= ``window``.
 
     The bounding box of the ellipsoid ``(x - y)^T S^-1 (x - y) <= k^2`` has half-width
-    ``k sqrt(S_aa)`` along axis a, so every pixel outside it is farther than k. One box size
-    serves all landmarks (the largest), so the evaluation stays one batched op.
+    ``k sqrt(S_aa)`` along axis a, so every pixel outside it is farther than k; for
+    ``S = R diag(sigma^2) R^T`` the diagonal is ``S_aa = sum_j R_aj^2 sigma_j^2``. One box
+    size serves all landmarks (the largest), so the evaluation stays one batched op.
 
     Args:
-        covariance_diagonal: Diagonal of S, shape (..., d).
+        sigma: Standard deviations along the principal axes, shape (B, C, d).
+        rotation: Rotation matrices R, shape (B, C, d, d).
         shape: Spatial shape of the maps.
         window: k, or None for the whole image.
 
     Returns:
         One half-width per axis.
+
+    Raises:
+        ValueError: If ``window`` is not a positive finite number.
     """
     if window is None:
         return tuple(int(n) for n in shape)
@@ -42,7 +47,8 @@ def box_half_widths(
             f"Window must be a positive number of standard deviations; got {window}. "
             "Use e.g. 5 (Gaussian) or None to evaluate every pixel."
         )
-    spread = covariance_diagonal.detach().reshape(-1, len(shape)).amax(dim=0).sqrt()
+    diagonal = torch.einsum("...ij,...j->...i", rotation.detach().square(), sigma.detach().square())
+    spread = diagonal.reshape(-1, len(shape)).amax(dim=0).sqrt()
     return tuple(
         min(int(n), math.ceil(window * float(s))) for n, s in zip(shape, spread, strict=True)
     )

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from landmarkbench.atomic_io import write_atomically
 from landmarkbench.errors import ConfigError, TrainingError
 from landmarkbench.methods.base import FitContext
 
@@ -163,7 +162,6 @@ def fit_loop(
 
 def _save(path: Path, state: _State, model, optimizer, scheduler, scaler, generator) -> None:
     """Write the whole training state atomically (a kill never leaves half a checkpoint)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "state": state.__dict__,
         "model": model.state_dict(),
@@ -173,14 +171,7 @@ def _save(path: Path, state: _State, model, optimizer, scheduler, scaler, genera
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda stream: torch.save(payload, stream))
 
 
 def _restore(path: Path, model, optimizer, scheduler, scaler, generator) -> _State:
@@ -259,13 +250,6 @@ def save_trained(ctx: FitContext, model: torch.nn.Module, summary: dict[str, Any
     if not ctx.checkpoint_dir:
         return
     folder = Path(ctx.checkpoint_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{FINAL_FILE}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save({"model": model.state_dict(), "summary": summary}, temporary)
-        os.replace(temporary, folder / FINAL_FILE)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    payload = {"model": model.state_dict(), "summary": summary}
+    write_atomically(folder / FINAL_FILE, lambda stream: torch.save(payload, stream))
     (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
