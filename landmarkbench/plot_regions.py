@@ -16,18 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from landmarkbench.plots import (
-    _PLANES,
+from landmarkbench.plot_common import (
+    PLANES,
     StoredRun,
-    _case_points,
-    _load_dataset,
-    _pyplot,
-    _safe,
-    _save,
-    _scatter_pairs,
-    _show,
-    _slice,
+    case_points,
+    load_dataset,
     load_runs,
+    pyplot,
+    safe_name,
+    save_png,
+    scatter_pairs,
+    show_image,
+    slice_at,
 )
 from landmarkbench.uncertainty.region_records import (
     MASKS_FILE,
@@ -91,11 +91,11 @@ def conformal_region_plots(
     with the three orthogonal slices through the truth. Returns ``[]`` when no stored run
     has regions.
     """
-    plt = _pyplot()
+    plt = pyplot()
     runs = _runs_with_regions(results_dir, dataset)
     if not runs:
         return []
-    data = _load_dataset(runs[0].record)
+    data = load_dataset(runs[0].record)
     colors = plt.get_cmap("tab20")
     out = []
     for run in runs:
@@ -107,7 +107,7 @@ def conformal_region_plots(
             case = data.load(case_id)
             image = np.asarray(case.image, dtype=float)
             spacing = np.asarray(case.spacing, dtype=float)
-            pred, truth = _case_points(run, case_id)
+            pred, truth = case_points(run, case_id)
             whole = regions.whole_image
             if image.ndim == 2:
                 fig = _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors)
@@ -116,20 +116,20 @@ def conformal_region_plots(
                 fig = _figure_3d(plt, image, spacing, masks, index, pred, truth, names, colors)
             note = f" (whole image: {int(whole.sum())} landmark(s))" if whole.any() else ""
             fig.suptitle(f"{dataset} {case_id}\n{_title(run, regions, index)}{note}", fontsize=9)
-            name = f"{_safe(dataset)}_regions_{_safe(case_id)}_{_safe(run.label)}.png"
-            out.append(_save(fig, Path(out_dir) / name))
+            name = f"{safe_name(dataset)}_regions_{safe_name(case_id)}_{safe_name(run.label)}.png"
+            out.append(save_png(fig, Path(out_dir) / name))
     return out
 
 
 def _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors):
     fig, ax = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1]))
-    _show(ax, image, spacing)
+    show_image(ax, image, spacing)
     grid = masks.masks[index]
     rows, cols = _grid_axes(masks, index, (0, 1), grid.shape[1:])
     for k in range(grid.shape[0]):
         if not whole[k]:
             _outline(ax, grid[k], rows, cols, colors(k % 20))
-    _scatter_pairs(ax, pred, truth, 0, 1)
+    scatter_pairs(ax, pred, truth, 0, 1)
     ax.set_xlim(-0.5, image.shape[1] - 0.5)
     ax.set_ylim(image.shape[0] - 0.5, -0.5)
     ax.legend(fontsize=7, loc="upper right")
@@ -142,14 +142,14 @@ def _figure_3d(plt, image, spacing, masks, index, pred, truth, names, colors):
     for k, name in enumerate(names):
         centre = truth[k] if np.isfinite(truth[k]).all() else np.array(image.shape) / 2
         grid_centre = centre * masks.grid_scale[index] + masks.grid_offset[index]
-        for j, (axis, rows, cols) in enumerate(_PLANES):
+        for j, (axis, rows, cols) in enumerate(PLANES):
             ax = axes[k, j]
-            _show(ax, _slice(image, axis, centre[axis]), spacing[[rows, cols]])
-            region = _slice(grid[k], axis, grid_centre[axis])
+            show_image(ax, slice_at(image, axis, centre[axis]), spacing[[rows, cols]])
+            region = slice_at(grid[k], axis, grid_centre[axis])
             shown = [a for a in range(3) if a != axis]
             row_axis, col_axis = _grid_axes(masks, index, shown, grid.shape[1:])
             _outline(ax, region, row_axis, col_axis, colors(k % 20))
-            _scatter_pairs(ax, pred[k : k + 1], truth[k : k + 1], rows, cols)
+            scatter_pairs(ax, pred[k : k + 1], truth[k : k + 1], rows, cols)
             ax.set_title(f"axis {axis} = {centre[axis]:.0f}", fontsize=7)
             if j == 0:
                 ax.set_ylabel(name, fontsize=7)
