@@ -88,6 +88,12 @@ def plan_requests(
     DATASETS.get(dataset)
     for method in methods:
         METHODS.get(method)
+    if common.get("uncertainty") and not any(METHODS.get(m).supports_conformal for m in methods):
+        able = sorted(n for n in METHODS.names() if METHODS.get(n).supports_conformal)
+        raise UsageError(
+            f"None of {', '.join(methods)} gives probability maps, so there are no conformal "
+            f"regions to compute; drop --uncertainty or add one of: {', '.join(able)}."
+        )
     options = _dataset_options(dataset, data_options, data_dir)
     per_method = _method_overrides(methods, overrides)
     runs = []

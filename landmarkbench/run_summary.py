@@ -100,8 +100,9 @@ def build_summary(
         folders.append(folder)
         per_fold[fold.name] = evaluation.summarize([fold_records], settings)
     pooled = evaluation.summarize(all_records, settings) if all_records else {}
+    conformal = record.get("uncertainty") or {}
     uncertainty = None
-    if record.get("uncertainty") and all_records:
+    if conformal.get("regions", True) and conformal and all_records:
         uncertainty = _uncertainty_summary(record, folders, all_records)
     columns = [evaluation.primary, *evaluation.columns(pooled, settings.get("sdr_operator", ""))]
     over_folds = {

@@ -143,12 +143,6 @@ class BenchmarkRun:
             return
         if request.uncertainty not in UNCERTAINTY_METHODS:
             raise UsageError(f"--uncertainty {request.uncertainty!r} is unknown; use 'conformal'.")
-        if not self.method_cls.supports_conformal:
-            able = sorted(n for n in METHODS.names() if METHODS.get(n).supports_conformal)
-            raise UsageError(
-                f"Method {request.method!r} gives no probability maps, so it cannot have "
-                f"conformal regions; drop --uncertainty or use one of: {', '.join(able)}."
-            )
         if not 0.0 < request.alpha < 1.0:
             raise UsageError(
                 f"--alpha {request.alpha} is outside (0, 1); use e.g. 0.1 for 90 % regions."
@@ -161,6 +155,9 @@ class BenchmarkRun:
         return {
             "method": self.request.uncertainty,
             "variant": "M-R2CCP",
+            # A method without probability maps gets no regions but the same training cases,
+            # so its row stays comparable with the rows that have regions.
+            "regions": self.method_cls.supports_conformal,
             "alpha": self.request.alpha,
             "calibration_fraction": self.request.calibration_fraction,
             "calibration": "cut from each training fold before the inner validation split",
@@ -242,6 +239,11 @@ class BenchmarkRun:
             run_key, f"{self.request.method} seed {self.request.seed}", record
         )
         tracker.discard_unfinished_folds(run_key)
+        if self.request.uncertainty and not self.method_cls.supports_conformal:
+            self.echo(
+                f"[{self.request.method}] gives no probability maps, so no conformal regions; "
+                "it still leaves the calibration cases out of training, like the others."
+            )
         logged = tracker.finished_folds(run_key)
         trained, resumed, failed = [], [], {}
         for fold in self.split.folds:
@@ -379,7 +381,7 @@ class BenchmarkRun:
         records = self.evaluation.fold_records(test_cases, predicted, self.dataset.landmark_names)
         self.evaluation.write(staging, records)
         uncertainty = None
-        if calibration_ids:
+        if calibration_ids and self.method_cls.supports_conformal:
             from landmarkbench.uncertainty.conformal_fold import conformal_fold_record
 
             uncertainty = conformal_fold_record(

@@ -170,6 +170,20 @@ def test_conformal_needs_a_method_with_probability_maps(workdir: Path, capsys) -
     )
 
 
+def test_methods_without_maps_share_the_calibration_hold_out(workdir: Path, capsys) -> None:
+    both = [*RUN, "--method", "mean_shape,argmax", *CONFORMAL, "--alpha", "0.5"]
+    assert main(both) == 0
+    assert "[mean_shape] gives no probability maps" in capsys.readouterr().out
+    shape, shape_dir = _summary(workdir, "mean_shape")
+    argmax, argmax_dir = _summary(workdir, "argmax")
+    assert shape["uncertainty"] is None and argmax["uncertainty"]["n_pairs"] == 12 * 19
+    assert not (shape_dir / "fold_0" / REGIONS_FILE).exists()
+    for fold in ("fold_0", "fold_1", "fold_2"):
+        parts = [json.loads((d / fold / "fold.json").read_text()) for d in (shape_dir, argmax_dir)]
+        for key in ("train_ids", "validation_ids", "calibration_ids", "test_ids"):
+            assert parts[0][key] == parts[1][key]  # same cases: comparable rows
+
+
 def test_conformal_runs_have_their_own_identity_and_models(workdir: Path) -> None:
     assert main([*RUN, "--method", "argmax"]) == 0
     assert main([*RUN, "--method", "argmax", *CONFORMAL, "--alpha", "0.5"]) == 0
