@@ -134,16 +134,20 @@ def build_summary(
 def _uncertainty_summary(
     record: Mapping[str, Any], folders: Sequence[Path], records: Sequence[Any]
 ) -> dict[str, Any]:
-    """Conformal-region statistics pooled over the folds, recomputed from regions.csv."""
+    """Conformal-region statistics pooled over the folds and per fold (per test set for
+    official protocols), recomputed from each fold's regions.csv."""
     from landmarkbench.uncertainty.region_records import read_regions, summarize_fold_regions
 
     errors = [dict(zip(r.case_ids, r.point_error, strict=True)) for r in records]
+    regions = [read_regions(folder) for folder in folders]
+    options = {"alpha": record["uncertainty"]["alpha"], "ndim": int(record["dataset"]["ndim"])}
+    per_fold = {
+        folder.name.removeprefix("fold_"): summarize_fold_regions([r], [e], **options)
+        for folder, r, e in zip(folders, regions, errors, strict=True)
+    }
+    keys = ("coverage_percent", "expected_coverage_percent", "mean_size", "median_size")
     return {
         **record["uncertainty"],
-        **summarize_fold_regions(
-            [read_regions(folder) for folder in folders],
-            errors,
-            alpha=record["uncertainty"]["alpha"],
-            ndim=int(record["dataset"]["ndim"]),
-        ),
+        **summarize_fold_regions(regions, errors, **options),
+        "per_fold": {name: {k: stats[k] for k in keys} for name, stats in per_fold.items()},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,6 +78,11 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     assert stats["mean_size"] == pytest.approx(float(np.mean(np.concatenate(sizes))))
     assert stats["size_unit"] == "mm^2"
     assert stats["whole_image_landmarks"] == []
+    per_fold = stats["per_fold"]
+    assert sorted(per_fold) == ["0", "1", "2"]
+    assert np.mean([f["coverage_percent"] for f in per_fold.values()]) == pytest.approx(
+        stats["coverage_percent"]  # equal test folds of 4 cases x 19 landmarks
+    )
     # n = 2 calibration cases, k = ceil(3 x 0.5) = 2: expected coverage k / (n + 1) = 2/3.
     assert stats["expected_coverage_percent"] == pytest.approx(200.0 / 3.0)
 
@@ -99,6 +105,8 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     assert main(["table", "--dataset", "synthetic_ceph"]) == 0
     table = capsys.readouterr().out
     assert "Conformal regions" in table and "50 %" in table
+    assert "Coverage % per fold" in table
+    assert re.search(r"\| 0 \d+\.\d, 1 \d+\.\d, 2 \d+\.\d \|", table)
     assert main(["table", "--dataset", "synthetic_ceph", "--format", "latex"]) == 0
     latex = capsys.readouterr().out
     assert r"Spearman $\rho$" in latex and r"mm$^2$" in latex and latex.isascii()
