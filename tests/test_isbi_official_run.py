@@ -1,0 +1,47 @@
+"""A whole benchmark on an ISBI 2015 miniature in the official layout: the official protocol
+(training 001-150, Test1 151-300, Test2 301-400) through the runner, tables and conformal
+regions, with file-backed BMP images read through the preprocessing cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+
+from landmarkbench.cli.main import main
+from landmarkbench.datasets.isbi2015 import ISBI2015
+from landmarkbench.results_layout import summary_files
+
+ANNOTATIONS = SHARED / "data/isbi2015-annotations"
+
+
+@pytest.mark.skipif(not (ANNOTATIONS / "senior.csv").is_file(), reason="annotations absent")
+def test_official_protocol_run_on_a_miniature(workdir: Path, capsys) -> None:
+    tree = ISBI2015.write_fixture(
+        workdir / "isbi",
+        case_ids=[f"{i:03d}" for i in range(1, 401)],
+        annotations_dir=ANNOTATIONS,
+        image_shape=(48, 40),
+    )
+    run = [
+        "run", "--dataset", "isbi2015", "--data-dir", str(tree), "--protocol", "official",
+        "--gt", "senior", "--no-progress", "--uncertainty", "conformal",
+        "--method", "mean_shape,argmax", "--set", "input_shape=48,48", "--set", "max_epochs=1",
+        "--set", "channels=4,8", "--set", "augment=false",
+    ]  # fmt: skip
+    assert main(run) == 0
+    out = capsys.readouterr().out
+    assert "test1 Pooled MRE" in out and "test2 Pooled MRE" in out  # test sets side by side
+    parts = "train 108, validation 12 (inner, not reported), calibration 30, test 150"
+    assert f"[argmax] fold test1: {parts}" in out
+    summaries = {
+        json.loads(p.read_text())["identity"]["method"]: json.loads(p.read_text())
+        for p in summary_files(workdir / "results", "isbi2015")
+    }
+    argmax = summaries["argmax"]["uncertainty"]
+    assert argmax["n_pairs"] == 250 * 19
+    assert sorted(argmax["per_fold"]) == ["test1", "test2"]
+    assert summaries["mean_shape"]["uncertainty"] is None
+    assert summaries["argmax"]["record"]["dataset"]["ground_truth"] == "senior"
