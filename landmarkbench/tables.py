@@ -61,10 +61,20 @@ class Row:
     summaries: list[dict[str, Any]] = field(default_factory=list)
     results_dir: Path | None = None
 
+    @property
+    def conformal(self) -> bool:
+        """Whether the row ran with conformal regions (trained without the calibration part)."""
+        return bool(self.summaries and self.summaries[0]["record"].get("uncertainty"))
+
+    @property
+    def name(self) -> str:
+        """The method, marked "(conformal)" for conformal runs."""
+        return f"{self.method} (conformal)" if self.conformal else self.method
+
     def label(self, section: Sequence[Row]) -> str:
-        """The method name, with the config hash when ``section`` has it more than once."""
-        same = sum(r.method == self.method for r in section)
-        return self.method if same == 1 else f"{self.method} [{self.config_hash}]"
+        """The name, with the config hash when ``section`` has it more than once."""
+        same = sum(r.name == self.name for r in section)
+        return self.name if same == 1 else f"{self.name} [{self.config_hash}]"
 
     @property
     def split_protocol(self) -> str:
@@ -268,7 +278,8 @@ def section_table(
         caption=_caption(title, first),
         header=header,
         rows=body,
-        footnotes=_footnotes(point, bool(literature), bootstrap, seed),
+        footnotes=_footnotes(point, bool(literature), bootstrap, seed)
+        + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else []),
         numeric_from=len(_FIXED),
     )
 
@@ -388,6 +399,12 @@ def _caption(title: str, row: Row) -> str:
         f"SDR operator {row.operator}"
     )
     return "; ".join(parts)
+
+
+_CONFORMAL_NOTE = (
+    "(conformal): run with --uncertainty conformal, so trained on the training fold minus its "
+    "calibration part (see the conformal-regions table)."
+)
 
 
 def _footnotes(point: bool, literature: bool, bootstrap: int, seed: int) -> list[str]:

@@ -106,6 +106,7 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     table = capsys.readouterr().out
     assert "Conformal regions" in table and "50 %" in table
     assert "Coverage % per fold" in table
+    assert "| one_hot (conformal) |" in table and "calibration part" in table
     assert re.search(r"\| 0 \d+\.\d, 1 \d+\.\d, 2 \d+\.\d \|", table)
     assert main(["table", "--dataset", "synthetic_ceph", "--format", "latex"]) == 0
     latex = capsys.readouterr().out
