@@ -1,6 +1,10 @@
-"""A whole benchmark on an ISBI 2015 miniature in the official layout: the official protocol
-(training 001-150, Test1 151-300, Test2 301-400) through the runner, tables and conformal
-regions, with file-backed BMP images read through the preprocessing cache."""
+"""Whole benchmarks on real-dataset miniatures in their official layouts: file-backed images
+through the preprocessing cache, the official protocols through the runner and tables.
+
+- ISBI 2015: training 001-150, Test1 151-300, Test2 301-400, with conformal regions;
+- MML (3D NRRD volumes, anisotropic per-case spacing, missing landmarks): the mission's
+  ``run --dataset mml --method one_hot_ensemble``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from conftest import SHARED
 
 from landmarkbench.cli.main import main
 from landmarkbench.datasets.isbi2015 import ISBI2015
+from landmarkbench.datasets.mml import MML
 from landmarkbench.results_layout import summary_files
 
 ANNOTATIONS = SHARED / "data/isbi2015-annotations"
@@ -45,3 +50,20 @@ def test_official_protocol_run_on_a_miniature(workdir: Path, capsys) -> None:
     assert sorted(argmax["per_fold"]) == ["test1", "test2"]
     assert summaries["mean_shape"]["uncertainty"] is None
     assert summaries["argmax"]["record"]["dataset"]["ground_truth"] == "senior"
+
+
+def test_mml_one_hot_ensemble_on_the_official_split(workdir: Path, capsys) -> None:
+    tree = MML.write_fixture(workdir / "mml")
+    run = [
+        "run", "--dataset", "mml", "--data-dir", str(tree), "--protocol", "official",
+        "--method", "mean_shape,one_hot_ensemble", "--no-progress",
+        "--set", "max_epochs=2", "--set", "channels=4,8", "--set", "ensemble_size=2",
+    ]  # fmt: skip
+    assert main(run) == 0
+    assert "| one_hot_ensemble | official-" in capsys.readouterr().out
+    summaries = [json.loads(p.read_text()) for p in summary_files(workdir / "results", "mml")]
+    assert len(summaries) == 2 and all(s["complete"] for s in summaries)
+    ensemble = next(s for s in summaries if s["identity"]["method"] == "one_hot_ensemble")
+    assert list(ensemble["per_fold"]) == ["test"]
+    # Training copes with the two missing landmarks of train/0002; every test point scored.
+    assert ensemble["pooled"]["n_points"] == 14 * len(MML(data_dir=str(tree)).split_ids("test"))
