@@ -67,3 +67,20 @@ def test_mml_one_hot_ensemble_on_the_official_split(workdir: Path, capsys) -> No
     assert list(ensemble["per_fold"]) == ["test"]
     # Training copes with the two missing landmarks of train/0002; every test point scored.
     assert ensemble["pooled"]["n_points"] == 14 * len(MML(data_dir=str(tree)).split_ids("test"))
+
+
+@pytest.mark.parametrize(
+    "dataset", ["isbi2015", "oai_pelvis", "mml", "endovis2015", "adaptor_sutures"]
+)
+def test_the_commands_a_fixture_suggests_work(dataset: str, workdir: Path, capsys) -> None:
+    options = ["--option", "image_shape=48,40"] if dataset == "isbi2015" else []
+    assert main(["fixture", dataset, "--out", str(workdir / "tree"), *options]) == 0
+    suggested = [
+        line.split("landmarkbench ", 1)[1].split()
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip().startswith("landmarkbench ")
+    ]
+    assert [command[0] for command in suggested] == ["validate", "run"]
+    assert main(suggested[0]) in (0, 1)  # a miniature may lack files of the full release
+    assert main([*suggested[1], "--no-progress"]) == 0
+    assert summary_files(workdir / "results", dataset)

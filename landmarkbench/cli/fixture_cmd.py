@@ -70,8 +70,10 @@ def fixture_command(dataset: str, out_dir: Path, options: tuple[str, ...]) -> No
     written = Path(write_fixture(out_dir, **fixture_options(write_fixture, dataset, options)))
     click.echo(f"Wrote a miniature {dataset} tree to '{written}'. Try next:")
     click.echo(f"  landmarkbench validate {dataset} --data-dir {written}")
+    # The cheapest method that handles the data: the mean shape, or peaks for multi-instance.
+    method = "peak_heatmap --set max_epochs=2" if cls.multi_instance else "mean_shape"
     click.echo(
         f"  landmarkbench run --dataset {dataset} --data-dir {written} "
-        "--method mean_shape --folds 2"
+        f"--method {method} --folds 2"
     )
     click.echo("(validate also lists the files a miniature leaves out of the full release.)")
