@@ -158,8 +158,11 @@ def _svg(curves: Sequence[tuple[str, np.ndarray]]) -> str:
     """Inline SVG line chart of SDR (%) against radius (mm), with axes and a legend."""
     if not curves:
         return "<p>No SDR data.</p>"
-    width, height, left, right, top, bottom = 640, 360, 50, 170, 15, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
+    # The legend column is as wide as the longest label (about 6.5 px per 11 px character).
+    right = 44 + int(6.5 * max(len(label) for label, _ in curves))
+    plot_w, left, top, bottom = 470, 50, 15, 40
+    width, height = left + plot_w + right, max(360, top + 16 * len(curves) + 20)
+    plot_h = height - top - bottom
     x_max = max(float(c[:, 0].max()) for _, c in curves) or 1.0
 
     def xy(r: float, s: float) -> str:
@@ -202,7 +205,7 @@ def _svg(curves: Sequence[tuple[str, np.ndarray]]) -> str:
         parts.append(
             f'<line x1="{left + plot_w + 10}" x2="{left + plot_w + 30}" y1="{y}" y2="{y}" '
             f'stroke="{colour}" stroke-width="2"/><text x="{left + plot_w + 34}" y="{y + 4}" '
-            f'font-size="11">{html.escape(label[:22])}</text>'
+            f'font-size="11">{html.escape(label)}</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts)

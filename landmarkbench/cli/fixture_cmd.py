@@ -73,7 +73,6 @@ def fixture_command(dataset: str, out_dir: Path, options: tuple[str, ...]) -> No
     # The cheapest method that handles the data: the mean shape, or peaks for multi-instance.
     method = "peak_heatmap --set max_epochs=2" if cls.multi_instance else "mean_shape"
     click.echo(
-        f"  landmarkbench run --dataset {dataset} --data-dir {written} "
-        f"--method {method} --folds 2"
+        f"  landmarkbench run --dataset {dataset} --data-dir {written} --method {method} --folds 2"
     )
     click.echo("(validate also lists the files a miniature leaves out of the full release.)")
