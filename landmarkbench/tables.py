@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from landmarkbench.errors import ResultsError, UnknownNameError
+from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation import Column, evaluation_for, value_of
-from landmarkbench.manifest import PublishedResult, load_manifest
+from landmarkbench.manifest import PublishedResult
 from landmarkbench.results_layout import RunIdentity, summary_files
 from landmarkbench.run_summary import evaluation_of
 from landmarkbench.table_formats import (
@@ -35,6 +35,14 @@ from landmarkbench.table_formats import (
     ci_cell,
     render,
     spread_cell,
+)
+from landmarkbench.table_literature import (
+    FIXED_COLUMNS,
+    LITERATURE_NOTE,
+    literature_cells,
+    literature_rows,
+    literature_table,
+    merged,
 )
 from landmarkbench.table_stats import ImageErrors, average_over_seeds
 from landmarkbench.table_uncertainty import conformal_table
@@ -187,14 +195,6 @@ def _mean_metrics(metrics: Sequence[dict[str, Any]], evaluation, record) -> dict
     return averaged
 
 
-def literature_rows(dataset: str) -> list[PublishedResult]:
-    """Published results declared in the dataset's manifest (none without a manifest)."""
-    try:
-        return list(load_manifest(dataset).published_results)
-    except UnknownNameError:
-        return []
-
-
 def render_table(
     rows: Sequence[Row],
     fmt: str = "markdown",
@@ -241,9 +241,6 @@ def render_table(
     return render(tables, fmt)
 
 
-_FIXED = ["Method", "Protocol", "Seeds", "Source", "Ground truth"]
-
-
 def section_table(
     section: Sequence[Row],
     literature: Sequence[PublishedResult],
@@ -257,7 +254,7 @@ def section_table(
     point = not first.multi_instance
     columns = evaluation.columns(first.pooled, first.operator)
     shown = columns[1:] if point else columns
-    header, higher = list(_FIXED), []
+    header, higher = list(FIXED_COLUMNS), []
     for name, _ in first.groups():
         prefix = "" if name == "pooled" else f"{name} "
         header.append(f"{prefix}{evaluation.primary.header} ({_over(name)})")
@@ -272,15 +269,15 @@ def section_table(
         cells = _group_cells(section, folds, evaluation.primary, shown, bootstrap, seed)
         for row_cells, extra in zip(body, cells, strict=True):
             row_cells += extra
-    bold_best(body, higher, len(_FIXED))
-    body += [_literature_cells(r, first.groups(), shown, point) for r in _merged(literature)]
+    bold_best(body, higher, len(FIXED_COLUMNS))
+    body += [literature_cells(r, first.groups(), shown, point) for r in merged(literature)]
     return Table(
         caption=_caption(title, first),
         header=header,
         rows=body,
         footnotes=_footnotes(point, bool(literature), bootstrap, seed)
         + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else []),
-        numeric_from=len(_FIXED),
+        numeric_from=len(FIXED_COLUMNS),
     )
 
 
@@ -327,71 +324,6 @@ def _group_cells(
     return result
 
 
-def _merged(literature: Sequence[PublishedResult]) -> list[list[PublishedResult]]:
-    """Published results grouped into rows: one per (method, source, ground truth)."""
-    rows: dict[tuple, list[PublishedResult]] = defaultdict(list)
-    for result in literature:
-        rows[(result.method, result.source, result.ground_truth)].append(result)
-    return list(rows.values())
-
-
-def _literature_cells(
-    results: Sequence[PublishedResult],
-    groups: Sequence[tuple[str, Sequence[str]]],
-    shown: Sequence[Column],
-    with_ci: bool,
-) -> list[Cell]:
-    first = results[0]
-    gt = first.ground_truth or "not recorded"
-    texts = (first.method, first.protocol, "—", f"literature: {first.source}", gt)
-    cells = [Cell.plain(t) for t in texts]
-    for name, _ in groups:
-        found = [r for r in results if r.split == name or len(groups) == 1]
-        result = found[0] if found else None
-        cells.append(_published_mre(result))
-        cells += [DASH] if with_ci else []
-        cells += [_published_sdr(result, column) for column in shown]
-    return cells
-
-
-def _published_mre(result: PublishedResult | None) -> Cell:
-    if result is None:
-        return DASH
-    if result.mre_std_mm is None:
-        return Cell(f"{result.mre_mm:.2f}", (("", result.mre_mm),))
-    text = f"{result.mre_mm:.2f} ± {result.mre_std_mm:.2f}"
-    return Cell(text, (("", result.mre_mm), (" std", result.mre_std_mm)))
-
-
-def _published_sdr(result: PublishedResult | None, column: Column) -> Cell:
-    if result is None or column.key[0] != "sdr":
-        return DASH
-    value = {float(k): v for k, v in result.sdr.items()}.get(float(column.key[1]))
-    return DASH if value is None else Cell(f"{value:.2f}", (("", float(value)),))
-
-
-def literature_table(literature: Sequence[PublishedResult], title: str) -> Table:
-    """Published results of a protocol none of our runs used (shown alone, not compared)."""
-    splits = list(dict.fromkeys(r.split for r in literature))
-    groups = [(s, [s]) for s in splits]
-    radii = sorted({float(k) for r in literature for k in r.sdr})
-    shown = [Column(f"SDR {r:g} mm % ↑", ("sdr", str(r)), True) for r in radii]
-    header = list(_FIXED)
-    for split in splits:
-        header += [f"{split} MRE mm ↓"] + [f"{split} {c.header}" for c in shown]
-    body = [_literature_cells(r, groups, shown, False) for r in _merged(literature)]
-    protocol = literature[0].protocol
-    caption = f"{title}: " if title else ""
-    caption += f"published results, protocol {protocol} (none of our runs used it)"
-    return Table(caption, header, body, [_LITERATURE_NOTE], numeric_from=len(_FIXED))
-
-
-_LITERATURE_NOTE = (
-    "Literature rows are published figures copied from the dataset manifest, not recomputed: "
-    "never bold and never tested; check their protocol and ground truth before comparing."
-)
-
-
 def _caption(title: str, row: Row) -> str:
     parts = [title] if title else []
     parts.append(
@@ -425,7 +357,7 @@ def _footnotes(point: bool, literature: bool, bootstrap: int, seed: int) -> list
             "Statistics (bootstrap CI, Wilcoxon test) are skipped for multi-instance data."
         )
     if literature:
-        notes.append(_LITERATURE_NOTE)
+        notes.append(LITERATURE_NOTE)
     return notes
 
 
