@@ -106,3 +106,34 @@ def conformal_table(section: Sequence[Row], title: str) -> Table | None:
         ],
         numeric_from=3,
     )
+
+
+def conformal_per_landmark_table(section: Sequence[Row], title: str) -> Table | None:
+    """Coverage and median region size per landmark for the rows with regions (seeds
+    averaged); None when no row has regions."""
+    rows = [row for row in section if _stats(row)]
+    if not rows:
+        return None
+    names = rows[0].summaries[0]["record"]["dataset"]["landmark_names"]  # dataset order
+    header = ["Landmark"]
+    for row in rows:
+        unit = _stats(row)[0]["size_unit"]
+        header += [f"{row.label(section)} coverage %", f"{row.label(section)} median {unit}"]
+    body = []
+    for name in names:
+        cells = [Cell.plain(name)]
+        for row in rows:
+            per = [s["per_landmark"].get(name, {}) for s in _stats(row)]
+            cells.append(_mean_cell([p.get("coverage_percent") for p in per], 1))
+            cells.append(_mean_cell([p.get("median_size") for p in per], 1))
+        body.append(cells)
+    return Table(
+        caption=" — ".join(filter(None, [title, "Conformal regions per landmark"])),
+        header=header,
+        rows=body,
+        footnotes=[
+            "Coverage: share of the landmark's test truths inside its region, pooled over "
+            "folds; median size of its regions (area in 2D, volume in 3D)."
+        ],
+        numeric_from=1,
+    )

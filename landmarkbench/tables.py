@@ -45,7 +45,7 @@ from landmarkbench.table_literature import (
     merged,
 )
 from landmarkbench.table_stats import ImageErrors, average_over_seeds
-from landmarkbench.table_uncertainty import conformal_table
+from landmarkbench.table_uncertainty import conformal_per_landmark_table, conformal_table
 
 __all__ = ["FORMATS", "Row", "collect_rows", "literature_rows", "render_table"]
 
@@ -227,6 +227,9 @@ def render_table(
     for section in by_split.values():
         if per_landmark:
             tables.append(per_landmark_table(section, title))
+            regions = conformal_per_landmark_table(section, title)
+            if regions is not None:
+                tables.append(regions)
             continue
         matching = [p for p in literature if p.protocol == section[0].split_protocol]
         used |= {id(p) for p in matching}
