@@ -70,6 +70,24 @@ def test_method_trains_and_predicts(name: str, kind, tmp_path: Path) -> None:
     else:
         assert np.shape(predicted) == (len(test), dataset.num_landmarks, dataset.ndim)
         assert np.isfinite(predicted).all()
+    if method_cls.supports_conformal:
+        _check_probability_maps(method, test, dataset)
+
+
+def _check_probability_maps(method, cases, dataset) -> None:
+    """Conformal contract: one non-negative map per landmark summing to 1, for every case in
+    order, with each case's own grid mapping."""
+    seen = 0
+    for probabilities, mappings in method.probability_batches(cases):
+        assert probabilities.shape[:2] == (len(mappings), dataset.num_landmarks)
+        assert probabilities.ndim == 2 + dataset.ndim
+        assert (probabilities >= 0).all()
+        sums = probabilities.flatten(2).sum(-1).double()
+        assert np.allclose(sums.numpy(), 1.0, atol=1e-4)
+        for mapping, case in zip(mappings, cases[seen : seen + len(mappings)], strict=True):
+            assert mapping.original_shape == case.shape
+        seen += len(mappings)
+    assert seen == len(cases)
 
 
 def test_every_method_is_covered() -> None:
