@@ -16,10 +16,12 @@ from landmarkbench.uncertainty.conformal import (
     calibrate_scores,
     conformity_scores,
     interpolate_at,
+    interpolate_points,
     quantile_rank,
     regions,
     spatial_softmax,
 )
+from landmarkbench.uncertainty.region_measure import region_measure
 from landmarkbench.uncertainty.region_stats import evaluate_regions
 
 
@@ -65,9 +67,10 @@ def test_acceptance_coverage_at_90_percent_on_exchangeable_data() -> None:
     assert 0.87 <= result["coverage"] <= 0.93
     assert result["n_evaluated"] == 3000
     assert np.all(result["coverage_per_landmark"] > 0.84)
-    # Region masks agree with the coverage rule at pixel centres and have the reported sizes.
-    masks = regions(calibration, test_maps)
-    np.testing.assert_allclose(result["size"], masks.sum(dim=(2, 3)).numpy() * 0.01)
+    # Sizes measure the interpolated region; its pixel-centre count is close.
+    np.testing.assert_allclose(result["size"], region_measure(calibration, test_maps) * 0.01)
+    centres = regions(calibration, test_maps).sum(dim=(2, 3)).numpy() * 0.01
+    assert abs(result["mean_size"] / centres.mean() - 1) < 0.05
     assert result["size_unit"] == "mm^2"
 
 
@@ -163,7 +166,7 @@ def test_three_dimensional_regions_volume_and_coverage() -> None:
     spacing = np.tile([2.0, 0.5, 1.5], (40, 1))
     result = evaluate_regions(calibration, test_maps, test_truth, spacing, test_pred)
     assert result["size_unit"] == "mm^3"
-    np.testing.assert_allclose(result["size"], masks.sum(dim=(2, 3, 4)).numpy() * 1.5)
+    np.testing.assert_allclose(result["size"], region_measure(calibration, test_maps) * 1.5)
     assert 0.6 <= result["coverage"] <= 0.97
     assert result["point_error"].shape == (40, 2)
 
@@ -219,9 +222,14 @@ def test_area_with_anisotropic_spacing_per_case() -> None:
     truth = torch.tensor([[[1.0, 1.0]], [[3.0, 3.0]]])
     spacing = np.array([[0.5, 2.0], [0.1, 0.3]])
     result = evaluate_regions(calibration, probabilities, truth, spacing)
-    np.testing.assert_allclose(result["size"][:, 0], [6 * 1.0, 12 * 0.03])
-    assert result["mean_size"] == pytest.approx((6.0 + 0.36) / 2)
-    assert result["median_size"] == pytest.approx((6.0 + 0.36) / 2)
+    # Blocks of 2 x 3 and 4 x 3 pixels at 1/6 and 1/12 around zero, threshold 0.05: the
+    # interpolated region reaches 0.7 and 0.4 px past the block centres, with corners where
+    # (1 - x)(1 - y) >= 0.3 and 0.6: 2 + 4.2 + 4(0.7 - 0.3 ln(1/0.3)) = 7.5552 pixels and
+    # 6 + 4.0 + 4(0.4 - 0.6 ln(1/0.6)) = 10.3740 pixels. Edges aligned with the grid are
+    # the worst case of the supersampling: within 1/(2 x 16) px per unit of boundary.
+    expected = np.array([7.5552 * 1.0, 10.3740 * 0.03])
+    np.testing.assert_allclose(result["size"][:, 0], expected, rtol=0.03)
+    assert result["mean_size"] == pytest.approx(expected.mean(), rel=0.03)
     assert result["coverage"] == 1.0
     assert math.isnan(result["spearman_rho"])  # no predictions given
 
@@ -283,3 +291,34 @@ def test_expected_coverage_is_k_over_n_plus_one() -> None:
     calibration = calibrate_scores(scores, alpha=0.1)
     assert calibration.rank[0] == 16 and calibration.n[0] == 16
     assert calibration.expected_coverage() == pytest.approx((16 / 17, 1.0))
+
+
+def _dense_measure(calibration, maps: torch.Tensor, per_axis: int) -> np.ndarray:
+    """Brute force: the share of a dense regular sub-grid over the whole image extent where
+    the interpolated map reaches the threshold, in pixels."""
+    shape = maps.shape[2:]
+    axes = [(torch.arange(n * per_axis, dtype=torch.float64) + 0.5) / per_axis - 0.5 for n in shape]
+    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
+    points = grid.expand(*maps.shape[:2], *grid.shape)
+    values = interpolate_points(maps, points)
+    exact = calibration.probability_thresholds()[None, :, None]
+    return (values >= exact).double().mean(dim=-1).numpy() * math.prod(shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "per_axis", "rtol"), [((20, 24), 32, 0.01), ((8, 9, 10), 12, 0.02)]
+)
+def test_region_size_is_the_area_of_the_interpolated_region(shape, per_axis, rtol) -> None:
+    generator = torch.Generator().manual_seed(8)
+    maps, truth, _, _ = _synthetic_split(3, 2, shape, generator)
+    calibration = calibrate(maps, truth, alpha=0.4)
+    assert not calibration.whole_image_landmarks
+    np.testing.assert_allclose(
+        region_measure(calibration, maps), _dense_measure(calibration, maps, per_axis), rtol=rtol
+    )
+
+
+def test_whole_image_regions_measure_the_whole_grid() -> None:
+    calibration = calibrate_scores(torch.full((3, 1), -0.1), alpha=0.1)  # k = 4 > n = 3
+    maps = spatial_softmax(torch.randn(2, 1, 5, 7, generator=torch.Generator().manual_seed(1)))
+    np.testing.assert_allclose(region_measure(calibration, maps), 35.0)

@@ -22,8 +22,9 @@ map pixel along each array axis.
 
 Coverage is decided on the interpolated map: a truth is covered when ``s <= q_i``, i.e. when
 its interpolated probability is at least ``-q_i`` (exactly the event the guarantee is about),
-and always when the landmark is flagged whole-image. Region sizes count the pixels whose
-centre value satisfies ``p_i(u) >= -q_i``, times the pixel area/volume.
+and always when the landmark is flagged whole-image. ``regions`` gives the pixels whose centre
+satisfies ``p_i(u) >= -q_i``; region sizes measure the continuous region of the interpolated
+map (``region_measure``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ __all__ = [
     "calibrate_scores",
     "conformity_scores",
     "interpolate_at",
+    "interpolate_points",
     "quantile_rank",
-    "region_pixel_counts",
     "regions",
     "spatial_softmax",
     "truth_covered",
@@ -166,6 +167,15 @@ def interpolate_at(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     points = _as_tensor(points, "points")
     _check_maps(maps, "maps")
     _check_points(points, maps, "points")
+    return interpolate_points(maps, points[:, :, None, :])[..., 0]
+
+
+def interpolate_points(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """``interpolate_at`` for K points per map: points (B, C, K, d) -> values (B, C, K).
+
+    Same rules as ``interpolate_at`` (border values within the image extent, 0 outside it,
+    NaN for NaN points); shapes are not checked here.
+    """
     spatial = maps.shape[2:]
     pts = points.to(device=maps.device, dtype=torch.float64)
     missing = torch.isnan(pts).any(dim=-1)
@@ -189,7 +199,7 @@ def interpolate_at(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         for axis, upper in enumerate(corner):
             index = index + (highs[axis] if upper else lows[axis]) * strides[axis]
             weight = weight * (fracs[axis] if upper else 1.0 - fracs[axis])
-        corner_value = flat.gather(2, index[..., None])[..., 0].to(torch.float64)
+        corner_value = flat.gather(2, index.flatten(2)).view(index.shape).to(torch.float64)
         value = value + weight * corner_value
     value = torch.where(inside, value, torch.zeros_like(value))
     return torch.where(missing, torch.full_like(value, math.nan), value)
@@ -423,18 +433,6 @@ def regions(calibration: ConformalCalibration, probabilities: torch.Tensor) -> t
     _check_maps(probabilities, "probabilities")
     _check_probabilities(probabilities, "probabilities")
     return probabilities >= _thresholds_for(calibration, probabilities)
-
-
-def region_pixel_counts(
-    calibration: ConformalCalibration, probabilities: torch.Tensor
-) -> np.ndarray:
-    """Pixels (voxels) in each region, counted at pixel centres: int64 (M, C).
-
-    Raises:
-        ValueError: If the maps are not (M, C, *spatial) probabilities or the landmark count
-            differs from the calibration.
-    """
-    return regions(calibration, probabilities).flatten(2).sum(dim=-1).cpu().numpy()
 
 
 def truth_covered(

@@ -1,7 +1,8 @@
 """What conformal regions achieve on a test split: coverage, size, error-size correlation.
 
-Per (case, landmark) pair a region has a size (pixel count x pixel area/volume, mm^2 in 2D,
-mm^3 in 3D) and its truth is covered or not (``conformal.truth_covered``). ``region_pairs``
+Per (case, landmark) pair a region has a size (``region_measure``, in map pixels, x the
+pixel area/volume: mm^2 in 2D, mm^3 in 3D) and its truth is covered or not
+(``conformal.truth_covered``). ``region_pairs``
 computes these for one batch of maps (large 3D test sets are scored batch by batch and the
 batches concatenated); ``summarize_regions`` turns pairs into the reported statistics;
 ``evaluate_regions`` does both for maps held in memory at once.
@@ -22,11 +23,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from landmarkbench.uncertainty.conformal import (
-    ConformalCalibration,
-    region_pixel_counts,
-    truth_covered,
-)
+from landmarkbench.uncertainty.conformal import ConformalCalibration, truth_covered
+from landmarkbench.uncertainty.region_measure import region_measure
 
 __all__ = [
     "RegionPairs",
@@ -106,8 +104,8 @@ def region_pairs(
     covered, present = truth_covered(calibration, probabilities, truth)
     num_cases, ndim = probabilities.shape[0], probabilities.ndim - 2
     pixel_size = np.prod(_map_spacing(spacing, num_cases, ndim), axis=1)
-    counts = region_pixel_counts(calibration, probabilities)
-    return RegionPairs(covered, counts.astype(np.float64) * pixel_size[:, None], present)
+    measure = region_measure(calibration, probabilities)
+    return RegionPairs(covered, measure * pixel_size[:, None], present)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
