@@ -55,7 +55,8 @@ class RunRequest:
 
     dataset: str = "synthetic_ceph"
     method: str = "subpixel"
-    protocol: str = "kfold"
+    # None: "official" for datasets that declare a split, else "kfold" (``default_protocol``).
+    protocol: str | None = None
     folds: int = 5
     split_seed: int = 0
     seed: int = 0
@@ -87,6 +88,12 @@ class RunOutcome:
     failed_folds: dict[str, str]
 
 
+def default_protocol(dataset: LandmarkDataset) -> str:
+    """The protocol a run uses when none is named: the dataset's official split when it
+    declares one (results then compare with the published ones), else k-fold."""
+    return "kfold" if dataset.official_split() is None else "official"
+
+
 class BenchmarkRun:
     """One (dataset, protocol, method, config, seed) run, resumable fold by fold."""
 
@@ -97,10 +104,10 @@ class BenchmarkRun:
             raise UsageError(f"SDR operator {request.sdr_operator!r} is unknown; use '<=' or '<'.")
         dataset_cls = DATASETS.get(request.dataset)
         self.method_cls = METHODS.get(request.method)
-        protocol = PROTOCOLS.get(request.protocol)
         self.dataset: LandmarkDataset = dataset_cls(
             ground_truth=request.ground_truth, **request.dataset_options
         )
+        protocol = PROTOCOLS.get(request.protocol or default_protocol(self.dataset))
         self.evaluation = evaluation_for(self.dataset.multi_instance)
         if self.dataset.multi_instance != self.method_cls.multi_instance:
             kind = "multi-instance" if self.dataset.multi_instance else "one-point-per-landmark"

@@ -39,6 +39,14 @@ def fixture_options(write_fixture: Any, dataset: str, pairs: tuple[str, ...]) ->
     return {key: resolved[key] for key in texts}
 
 
+def _declares_split(cls: Any, root: Path) -> bool:
+    """Whether the dataset read from ``root`` with default options has an official split."""
+    try:
+        return cls(data_dir=str(root)).official_split() is not None
+    except Exception:  # only a hint for the printed command: never fail the fixture
+        return False
+
+
 @click.command("fixture", epilog=EXAMPLES)
 @click.argument("dataset")
 @click.option(
@@ -72,7 +80,10 @@ def fixture_command(dataset: str, out_dir: Path, options: tuple[str, ...]) -> No
     click.echo(f"  landmarkbench validate {dataset} --data-dir {written}")
     # The cheapest method that handles the data: the mean shape, or peaks for multi-instance.
     method = "peak_heatmap --set max_epochs=2" if cls.multi_instance else "mean_shape"
+    # Datasets with a declared split run it by default; the others need few folds here.
+    has_split = _declares_split(cls, written)
     click.echo(
-        f"  landmarkbench run --dataset {dataset} --data-dir {written} --method {method} --folds 2"
+        f"  landmarkbench run --dataset {dataset} --data-dir {written} --method {method}"
+        + ("" if has_split else " --folds 2")
     )
     click.echo("(validate also lists the files a miniature leaves out of the full release.)")

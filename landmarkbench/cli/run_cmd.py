@@ -37,7 +37,12 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
     multiple=True,
     help="Method name(s), repeatable or comma separated [default: mean_shape,subpixel].",
 )
-@click.option("--protocol", default="kfold", show_default=True, help="kfold or official.")
+@click.option(
+    "--protocol",
+    default=None,
+    help="kfold, official or published_folds [default: official for datasets that declare a "
+    "split (isbi2015, mml, endovis2015, adaptor_sutures), else kfold].",
+)
 @click.option("--folds", default=5, show_default=True, type=int, help="K for --protocol kfold.")
 @click.option(
     "--split-seed", default=0, show_default=True, type=int, help="Seed of the fold assignment."
