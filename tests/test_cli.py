@@ -18,6 +18,10 @@ def test_ls_one_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ls", "methods"]) == 0
     out = capsys.readouterr().out
     assert "mean_shape" in out and "synthetic_ceph" not in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert lines["one_hot"].endswith("[2D/3D, conformal]")
+    assert lines["mean_shape"].endswith("[2D/3D]")
+    assert lines["peak_heatmap"].endswith("[2D/3D, multi-instance]")
 
 
 def test_unknown_dataset_exits_2_with_did_you_mean(workdir, capsys) -> None:

@@ -21,4 +21,18 @@ def ls_command(what: str | None) -> None:
             click.echo(f"{kind}:")
         width = max((len(e.name) for e in entries), default=0)
         for entry in entries:
-            click.echo(f"  {entry.name.ljust(width)}  {entry.description}")
+            traits = _traits(entry.obj) if kind in ("datasets", "methods") else ""
+            click.echo(f"  {entry.name.ljust(width)}  {entry.description}{traits}")
+
+
+def _traits(obj: object) -> str:
+    """What a dataset or method is for, from its class attributes: dimensions, kind of data
+    and, for methods, whether conformal regions are available."""
+    dims = getattr(obj, "supported_ndim", None) or (getattr(obj, "ndim", None),)
+    parts = ["/".join(f"{d}D" for d in dims if d)]
+    if getattr(obj, "multi_instance", False):
+        parts.append("multi-instance")
+    if getattr(obj, "supports_conformal", False):
+        parts.append("conformal")
+    shown = [p for p in parts if p]
+    return f" [{', '.join(shown)}]" if shown else ""
