@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from landmarkbench.datasets.base import Case
+from landmarkbench.errors import LandmarkBenchError
 from landmarkbench.fold_records import FoldPredictions
 from landmarkbench.methods.base import Method
 from landmarkbench.uncertainty.conformal import (
@@ -62,9 +63,9 @@ def _batches(
         spacing = [np.asarray(c.spacing, float) / np.asarray(m.effective_scale) for m, c in pairs]
         yield probabilities, truth, spacing, mappings
     if start != len(cases):
-        raise RuntimeError(
-            f"probability_batches covered {start} of {len(cases)} cases; a method must yield "
-            "maps for every case in order."
+        raise LandmarkBenchError(
+            f"{type(method).__name__}.probability_batches covered {start} of {len(cases)} "
+            "cases; a method must yield maps for every case, in order: fix the method."
         )
 
 
