@@ -79,7 +79,11 @@ def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
             f"No stored results of dataset '{dataset}' under '{results_dir}'; run "
             f"'landmarkbench run --dataset {dataset}' first or pass --results-dir."
         )
-    names = [s["identity"]["method"] for _, s, _ in found]
+    # Conformal runs train without their calibration part: marked as in the tables.
+    names = [
+        s["identity"]["method"] + (" (conformal)" if s["record"].get("uncertainty") else "")
+        for _, s, _ in found
+    ]
     runs = []
     for (run_dir, summary, folds), name in zip(found, names, strict=True):
         identity = summary["identity"]

@@ -123,7 +123,7 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
 
     # The regions are drawn on the images from the stored masks.
     assert main(["plot", "--kind", "regions", "--cases", "2", "--out", "plots"]) == 0
-    pngs = sorted((workdir / "plots").glob("synthetic_ceph_regions_*_one_hot.png"))
+    pngs = sorted((workdir / "plots").glob("synthetic_ceph_regions_*_one_hot_conformal.png"))
     assert len(pngs) == 2
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     compile_latex(latex, workdir)  # last: skips when pdflatex is absent
