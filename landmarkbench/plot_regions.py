@@ -124,7 +124,7 @@ def conformal_region_plots(
 def _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors):
     fig, ax = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1]))
     show_image(ax, image, spacing)
-    grid = masks.masks[index]
+    grid = masks.case(index)
     rows, cols = _grid_axes(masks, index, (0, 1), grid.shape[1:])
     for k in range(grid.shape[0]):
         if not whole[k]:
@@ -137,7 +137,7 @@ def _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors):
 
 
 def _figure_3d(plt, image, spacing, masks, index, pred, truth, names, colors):
-    grid = masks.masks[index]
+    grid = masks.case(index)
     fig, axes = plt.subplots(len(names), 3, figsize=(9, 3 * len(names)), squeeze=False)
     for k, name in enumerate(names):
         centre = truth[k] if np.isfinite(truth[k]).all() else np.array(image.shape) / 2

@@ -96,9 +96,11 @@ def conformal_fold(
     """
     calibration = calibrate_method(method, calibration_cases, alpha)
     parts, masks, scales, offsets = [], [], [], []
+    parts_shape: tuple[int, ...] = ()
     for probabilities, truth, spacing, mappings in _batches(method, test_cases):
+        parts_shape = tuple(probabilities.shape[1:])
         parts.append(region_pairs(calibration, probabilities, truth, np.stack(spacing)))
-        masks.append(regions(calibration, probabilities).numpy())
+        masks.append(RegionMasks.pack(regions(calibration, probabilities).numpy()))
         for mapping in mappings:
             offset = np.asarray(mapping.points_to_target(np.zeros(mapping.ndim)), dtype=float)
             scales.append(np.asarray(mapping.points_to_target(np.ones(mapping.ndim))) - offset)
@@ -115,7 +117,13 @@ def conformal_fold(
             size_unit=size_unit(ndim),
             expected_coverage=np.asarray(calibration.expected_coverage()),
         ),
-        masks=RegionMasks(case_ids, np.concatenate(masks), np.stack(scales), np.stack(offsets)),
+        masks=RegionMasks(
+            case_ids,
+            np.concatenate(masks),
+            tuple(int(n) for n in parts_shape),
+            np.stack(scales),
+            np.stack(offsets),
+        ),
     )
 
 

@@ -63,12 +63,37 @@ class FoldRegions:
 
 @dataclass(frozen=True)
 class RegionMasks:
-    """Region masks (N, C, *grid) and each case's original-to-grid map."""
+    """Region masks of a fold's cases, bit-packed per case (a 3D test set stays small in
+    memory), with each case's original-to-grid map.
+
+    Attributes:
+        case_ids: The cases, in order.
+        bits: (N, bytes per case) uint8: ``np.packbits`` of each case's (C, *grid) mask.
+        case_shape: (C, *grid).
+        grid_scale: (N, d).
+        grid_offset: (N, d).
+    """
 
     case_ids: tuple[str, ...]
-    masks: np.ndarray
-    grid_scale: np.ndarray  # (N, d)
-    grid_offset: np.ndarray  # (N, d)
+    bits: np.ndarray
+    case_shape: tuple[int, ...]
+    grid_scale: np.ndarray
+    grid_offset: np.ndarray
+
+    @staticmethod
+    def pack(masks: np.ndarray) -> np.ndarray:
+        """(N, C, *grid) bool -> (N, bytes per case) uint8."""
+        return np.packbits(masks.reshape(masks.shape[0], -1), axis=1)
+
+    def case(self, index: int) -> np.ndarray:
+        """The (C, *grid) bool mask of case ``index``."""
+        count = int(np.prod(self.case_shape))
+        return np.unpackbits(self.bits[index], count=count).astype(bool).reshape(self.case_shape)
+
+    @property
+    def masks(self) -> np.ndarray:
+        """All cases' masks, (N, C, *grid) bool (unpacked: mind the memory in 3D)."""
+        return np.stack([self.case(i) for i in range(len(self.case_ids))])
 
     def to_original(self, index: int, grid_points: np.ndarray) -> np.ndarray:
         """Grid coordinates (..., d) of case ``index`` on its original grid."""
@@ -82,8 +107,8 @@ def write_regions(folder: Path, regions: FoldRegions, masks: RegionMasks) -> Non
     np.savez_compressed(
         folder / MASKS_FILE,
         case_ids=np.asarray(masks.case_ids),
-        shape=np.asarray(masks.masks.shape),
-        bits=np.packbits(masks.masks.reshape(-1)),
+        case_shape=np.asarray(masks.case_shape),
+        bits=masks.bits,
         grid_scale=masks.grid_scale,
         grid_offset=masks.grid_offset,
     )
@@ -135,11 +160,10 @@ def read_region_masks(folder: Path) -> RegionMasks:
             "it with the flag (the trained models are reused)."
         )
     with np.load(path) as data:
-        shape = tuple(int(s) for s in data["shape"])
-        masks = np.unpackbits(data["bits"], count=int(np.prod(shape))).astype(bool)
         return RegionMasks(
             case_ids=tuple(str(c) for c in data["case_ids"]),
-            masks=masks.reshape(shape),
+            bits=data["bits"],
+            case_shape=tuple(int(s) for s in data["case_shape"]),
             grid_scale=data["grid_scale"],
             grid_offset=data["grid_offset"],
         )
