@@ -96,9 +96,9 @@ def conformal_fold(
     """
     calibration = calibrate_method(method, calibration_cases, alpha)
     parts, masks, scales, offsets = [], [], [], []
-    parts_shape: tuple[int, ...] = ()
+    case_shape: tuple[int, ...] = ()
     for probabilities, truth, spacing, mappings in _batches(method, test_cases):
-        parts_shape = tuple(probabilities.shape[1:])
+        case_shape = tuple(probabilities.shape[1:])
         parts.append(region_pairs(calibration, probabilities, truth, np.stack(spacing)))
         masks.append(RegionMasks.pack(regions(calibration, probabilities).numpy()))
         for mapping in mappings:
@@ -120,7 +120,7 @@ def conformal_fold(
         masks=RegionMasks(
             case_ids,
             np.concatenate(masks),
-            tuple(int(n) for n in parts_shape),
+            tuple(int(n) for n in case_shape),
             np.stack(scales),
             np.stack(offsets),
         ),
