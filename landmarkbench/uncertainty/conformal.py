@@ -32,13 +32,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 __all__ = [
     "ConformalCalibration",
+    "RegionRule",
     "calibrate",
     "calibrate_scores",
     "conformity_scores",
@@ -51,6 +52,17 @@ __all__ = [
 ]
 
 METHOD = "M-R2CCP"
+
+
+class RegionRule(Protocol):
+    """How a region is cut from a probability map: ``{u : p(u) >= t}`` with ``t`` from the
+    rule (``ConformalCalibration``: one calibrated ``t`` per landmark; ``hdr``: one per map)."""
+
+    def map_thresholds(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Exact thresholds (M, C) float64 for maps (M, C, *spatial); -inf = whole image."""
+        ...
+
+
 SCORE = "-p(y), spatial-softmax probability at the truth, bilinear/trilinear interpolation"
 
 
@@ -287,6 +299,20 @@ class ConformalCalibration:
         """``-q`` per landmark as float64 (C,), ``-inf`` where the region is the whole image."""
         return torch.tensor([-math.inf if q is None else -q for q in self.q], dtype=torch.float64)
 
+    def map_thresholds(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """``-q`` of each map's landmark, (M, C) float64 (``RegionRule``).
+
+        Raises:
+            ValueError: If the maps' landmark count differs from the calibration's.
+        """
+        if probabilities.shape[1] != self.num_landmarks:
+            raise ValueError(
+                f"Maps have {probabilities.shape[1]} landmarks but the calibration has "
+                f"{self.num_landmarks}; calibrate on maps of the same method and dataset."
+            )
+        exact = self.probability_thresholds().to(probabilities.device)
+        return exact.expand(probabilities.shape[0], -1)
+
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (``q`` is null for whole-image landmarks)."""
         return {
@@ -400,26 +426,22 @@ def calibrate(
 # ----------------------------------------------------------------------------- regions
 
 
-def _thresholds_for(calibration: ConformalCalibration, maps: torch.Tensor) -> torch.Tensor:
-    """``-q`` per landmark in the maps' dtype, rounded up so ``p >= t`` is exact."""
-    if maps.shape[1] != calibration.num_landmarks:
-        raise ValueError(
-            f"Maps have {maps.shape[1]} landmarks but the calibration has "
-            f"{calibration.num_landmarks}; calibrate on maps of the same method and dataset."
-        )
-    exact = calibration.probability_thresholds().to(maps.device)
+def _thresholds_for(rule: RegionRule, maps: torch.Tensor) -> torch.Tensor:
+    """The rule's thresholds in the maps' dtype, rounded up so ``p >= t`` is exact, shaped
+    (M, C, 1, ...) to compare with the maps."""
+    exact = rule.map_thresholds(maps).to(maps.device)
     cast = exact.to(maps.dtype)
     # For values p of the maps' dtype, p >= exact  <=>  p >= (smallest such value >= exact).
     below = cast.to(torch.float64) < exact
     cast = torch.where(below, torch.nextafter(cast, torch.full_like(cast, math.inf)), cast)
-    return cast.view(1, -1, *([1] * (maps.ndim - 2)))
+    return cast.view(*exact.shape, *([1] * (maps.ndim - 2)))
 
 
-def regions(calibration: ConformalCalibration, probabilities: torch.Tensor) -> torch.Tensor:
-    """Conformal regions ``{u : p_i(u) >= -q_i}`` as boolean masks.
+def regions(rule: RegionRule, probabilities: torch.Tensor) -> torch.Tensor:
+    """Regions ``{u : p_i(u) >= t}`` as boolean masks (conformal: ``t = -q_i``).
 
     Args:
-        calibration: From ``calibrate``.
+        rule: A ``ConformalCalibration`` from ``calibrate`` (or another ``RegionRule``).
         probabilities: Spatial-softmax maps of the test split, (M, C, *spatial).
 
     Returns:
@@ -432,19 +454,20 @@ def regions(calibration: ConformalCalibration, probabilities: torch.Tensor) -> t
     probabilities = _as_tensor(probabilities, "probabilities")
     _check_maps(probabilities, "probabilities")
     _check_probabilities(probabilities, "probabilities")
-    return probabilities >= _thresholds_for(calibration, probabilities)
+    return probabilities >= _thresholds_for(rule, probabilities)
 
 
 def truth_covered(
-    calibration: ConformalCalibration, probabilities: torch.Tensor, truth: torch.Tensor
+    rule: RegionRule, probabilities: torch.Tensor, truth: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whether each true point lies in its region, and whether it is present at all.
 
-    A truth is covered when its interpolated probability is at least ``-q_i`` (``s <= q_i``,
-    the event of the conformal guarantee), and always for whole-image landmarks.
+    A truth is covered when its interpolated probability is at least the threshold (for
+    conformal regions ``s <= q_i``, the event of the guarantee), and always where the region
+    is the whole image.
 
     Args:
-        calibration: From ``calibrate``.
+        rule: A ``ConformalCalibration`` from ``calibrate`` (or another ``RegionRule``).
         probabilities: Spatial-softmax maps (M, C, *spatial).
         truth: True points (M, C, d) in pixel indices of the map grid, NaN = missing.
 
@@ -459,9 +482,7 @@ def truth_covered(
     _check_probabilities(probabilities, "probabilities")
     truth = _as_tensor(truth, "truth")
     _check_points(truth, probabilities, "truth")
-    _thresholds_for(calibration, probabilities)  # checks the landmark count
+    exact = rule.map_thresholds(probabilities).cpu().numpy()
     present = ~torch.isnan(truth).any(dim=-1).cpu().numpy()
     value = interpolate_at(probabilities, truth).cpu().numpy()
-    exact = calibration.probability_thresholds().numpy()[None, :]
-    whole = np.asarray(calibration.whole_image, dtype=bool)[None, :]
-    return present & ((value >= exact) | whole), present
+    return present & ((value >= exact) | np.isneginf(exact)), present

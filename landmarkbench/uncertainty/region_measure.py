@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from landmarkbench.uncertainty.conformal import ConformalCalibration, regions
+from landmarkbench.uncertainty.conformal import RegionRule, regions
 
 __all__ = ["DEFAULT_SUPERSAMPLING", "region_measure"]
 
@@ -54,7 +54,7 @@ def _weights(d: int, s: int) -> torch.Tensor:
 
 
 def region_measure(
-    calibration: ConformalCalibration,
+    rule: RegionRule,
     probabilities: torch.Tensor,
     supersample: int | None = None,
     chunk: int = 16_384,
@@ -62,7 +62,7 @@ def region_measure(
     """Size of each region ``{u : p_interp(u) >= -q}`` in map pixels (voxels), (M, C).
 
     Args:
-        calibration: From ``conformal.calibrate``.
+        rule: A ``ConformalCalibration`` (or another ``RegionRule``) giving the thresholds.
         probabilities: Spatial-softmax maps (M, C, *spatial).
         supersample: Sub-points per axis in boundary pixels (default 16 in 2D, 6 in 3D).
         chunk: Boundary pixels evaluated at once (bounds the memory).
@@ -75,7 +75,7 @@ def region_measure(
         ValueError: If the maps are not (M, C, *spatial) probabilities or the landmark count
             differs from the calibration.
     """
-    above = regions(calibration, probabilities)  # validates; centre values >= threshold
+    above = regions(rule, probabilities)  # validates; centre values >= threshold
     d = above.ndim - 2
     s = int(supersample or DEFAULT_SUPERSAMPLING[d])
     any_above, all_above = _neighbourhood(above)
@@ -91,15 +91,14 @@ def region_measure(
         list(itertools.product(range(3), repeat=d)), device=padded.device
     )  # (3**d, d)
     weights = _weights(d, s).to(padded.device)
-    exact = calibration.probability_thresholds().to(padded.device)
-    num_landmarks = above.shape[1]
+    exact = rule.map_thresholds(probabilities).to(padded.device).flatten()  # (M * C,)
     for start in range(0, boundary.shape[0], chunk):
         part = boundary[start : start + chunk]
         flat_map, pixel = part[:, 0], part[:, 1:]
         corner = pixel[:, None, :] + window[None]  # (k, 3**d, d) in padded coordinates
         neighbourhood = padded[(flat_map[:, None], *corner.unbind(-1))]  # (k, 3**d)
         values = neighbourhood @ weights  # (k, s**d): the interpolated sub-points
-        threshold = exact[flat_map % num_landmarks][:, None]
+        threshold = exact[flat_map][:, None]
         fraction = (values >= threshold).to(torch.float64).mean(dim=1)
         size.index_add_(0, flat_map, fraction)
     return size.view(above.shape[:2]).cpu().numpy()

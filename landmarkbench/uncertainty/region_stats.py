@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from landmarkbench.uncertainty.conformal import ConformalCalibration, truth_covered
+from landmarkbench.uncertainty.conformal import ConformalCalibration, RegionRule, truth_covered
 from landmarkbench.uncertainty.region_measure import region_measure
 
 __all__ = [
@@ -81,7 +81,7 @@ def _map_spacing(spacing: torch.Tensor | np.ndarray, num_cases: int, ndim: int) 
 
 
 def region_pairs(
-    calibration: ConformalCalibration,
+    rule: RegionRule,
     probabilities: torch.Tensor,
     truth: torch.Tensor,
     spacing: torch.Tensor | np.ndarray,
@@ -89,7 +89,7 @@ def region_pairs(
     """Coverage and region size of every (case, landmark) pair of one batch.
 
     Args:
-        calibration: From ``calibrate`` on a disjoint calibration split.
+        rule: A ``ConformalCalibration`` from ``calibrate`` (or another ``RegionRule``).
         probabilities: Spatial-softmax maps (M, C, *spatial).
         truth: True points (M, C, d) in pixel indices of the map grid, NaN = missing.
         spacing: mm per map pixel per axis, (M, d) or (d,) for all cases.
@@ -101,10 +101,10 @@ def region_pairs(
         ValueError: If shapes do not match, the spacing is not positive or the landmark
             count differs from the calibration.
     """
-    covered, present = truth_covered(calibration, probabilities, truth)
+    covered, present = truth_covered(rule, probabilities, truth)
     num_cases, ndim = probabilities.shape[0], probabilities.ndim - 2
     pixel_size = np.prod(_map_spacing(spacing, num_cases, ndim), axis=1)
-    measure = region_measure(calibration, probabilities)
+    measure = region_measure(rule, probabilities)
     return RegionPairs(covered, measure * pixel_size[:, None], present)
 
 
