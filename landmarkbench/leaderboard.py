@@ -6,7 +6,7 @@ the results folder, and one page per (dataset, split) with:
 - the comparison table of ``tables.section_table`` (same rows, statistics and bold best),
   sortable by clicking a header (a small inline script, no external library);
 - the per-landmark MRE breakdown of ``tables.per_landmark_table`` (point data only);
-- the conformal-regions table (``table_uncertainty``) when rows were run with regions;
+- the prediction-regions table (``table_uncertainty``) when rows were run with regions;
 - SDR curves (success rate against radius) as inline SVG, computed from the stored per-fold
   predictions, or from the summary's SDR points when no per-image errors exist;
 - the MLflow parent run ids behind each row, looked up by the ``landmarkbench.run_key`` tag
@@ -341,7 +341,7 @@ def _dataset_page(
             parts += ["<h2>Per-landmark MRE</h2>", _table_html(breakdown, css="per-landmark")]
     regions = conformal_table(section, f"Dataset {dataset}")
     if regions is not None:
-        parts += ["<h2>Conformal prediction regions</h2>", _table_html(regions, css="regions")]
+        parts += ["<h2>Prediction regions</h2>", _table_html(regions, css="regions")]
     parts += [
         "<h2>SDR curves</h2>",
         '<p class="note">Share of landmarks within each radius, pooled over the folds '

@@ -79,9 +79,10 @@ def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
             f"No stored results of dataset '{dataset}' under '{results_dir}'; run "
             f"'landmarkbench run --dataset {dataset}' first or pass --results-dir."
         )
-    # Conformal runs train without their calibration part: marked as in the tables.
+    # Runs with prediction regions are marked as in the tables: "(conformal)" or "(hdr)".
     names = [
-        s["identity"]["method"] + (" (conformal)" if s["record"].get("uncertainty") else "")
+        s["identity"]["method"]
+        + (f" ({s['record']['uncertainty']['method']})" if s["record"].get("uncertainty") else "")
         for _, s, _ in found
     ]
     runs = []

@@ -91,7 +91,7 @@ def plan_requests(
     if common.get("uncertainty") and not any(METHODS.get(m).supports_conformal for m in methods):
         able = sorted(n for n in METHODS.names() if METHODS.get(n).supports_conformal)
         raise UsageError(
-            f"None of {', '.join(methods)} gives probability maps, so there are no conformal "
+            f"None of {', '.join(methods)} gives probability maps, so there are no prediction "
             f"regions to compute; drop --uncertainty or add one of: {', '.join(able)}."
         )
     options = _dataset_options(dataset, data_options, data_dir)

@@ -46,7 +46,7 @@ from landmarkbench.results_layout import RunIdentity, model_dir, split_file
 from landmarkbench.run_summary import build_summary, load_fold_record, write_fold_record
 
 SDR_OPERATORS = ("<=", "<")
-UNCERTAINTY_METHODS = ("conformal",)
+UNCERTAINTY_METHODS = ("conformal", "hdr")
 
 
 @dataclass
@@ -149,7 +149,10 @@ class BenchmarkRun:
         if request.uncertainty is None:
             return
         if request.uncertainty not in UNCERTAINTY_METHODS:
-            raise UsageError(f"--uncertainty {request.uncertainty!r} is unknown; use 'conformal'.")
+            raise UsageError(
+                f"--uncertainty {request.uncertainty!r} is unknown; use 'conformal' "
+                "(calibrated regions) or 'hdr' (the uncalibrated baseline)."
+            )
         if not 0.0 < request.alpha < 1.0:
             raise UsageError(
                 f"--alpha {request.alpha} is outside (0, 1); use e.g. 0.1 for 90 % regions."
@@ -159,17 +162,29 @@ class BenchmarkRun:
         """The conformal settings (None without --uncertainty): part of the run's identity."""
         if self.request.uncertainty is None:
             return None
+        probabilities = (
+            "spatial softmax of the (ensemble-averaged) logits on the network grid; "
+            "softmax_temperature where the method has one, else 1"
+        )
+        # A method without probability maps gets no regions but the same training cases,
+        # so its row stays comparable with the rows that have regions.
+        regions = self.method_cls.supports_conformal
+        if self.request.uncertainty == "hdr":
+            return {
+                "method": "hdr",
+                "variant": "highest-density region of each map (uncalibrated baseline)",
+                "regions": regions,
+                "alpha": self.request.alpha,
+                "probabilities": probabilities,
+            }
         return {
             "method": self.request.uncertainty,
             "variant": "M-R2CCP",
-            # A method without probability maps gets no regions but the same training cases,
-            # so its row stays comparable with the rows that have regions.
-            "regions": self.method_cls.supports_conformal,
+            "regions": regions,
             "alpha": self.request.alpha,
             "calibration_fraction": self.request.calibration_fraction,
             "calibration": "cut from each training fold before the inner validation split",
-            "probabilities": "spatial softmax of the (ensemble-averaged) logits on the network "
-            "grid; softmax_temperature where the method has one, else 1",
+            "probabilities": probabilities,
         }
 
     def _hashed_settings(self) -> dict[str, Any]:
@@ -248,8 +263,12 @@ class BenchmarkRun:
         tracker.discard_unfinished_folds(run_key)
         if self.request.uncertainty and not self.method_cls.supports_conformal:
             self.echo(
-                f"[{self.request.method}] gives no probability maps, so no conformal regions; "
-                "it still leaves the calibration cases out of training, like the others."
+                f"[{self.request.method}] gives no probability maps, so no prediction regions"
+                + (
+                    "; it still leaves the calibration cases out of training, like the others."
+                    if self.request.uncertainty == "conformal"
+                    else "."
+                )
             )
         logged = tracker.finished_folds(run_key)
         trained, resumed, failed = [], [], {}
@@ -304,7 +323,7 @@ class BenchmarkRun:
             "dataset": self.dataset.describe(),
             "val_fraction": self.request.val_fraction,
         }
-        if self.request.uncertainty is not None:  # the calibration part is not trained on
+        if self.request.uncertainty == "conformal":  # the calibration part is not trained on
             keyed["calibration_fraction"] = self.request.calibration_fraction
         model_hash = short_hash(keyed)
         return model_dir(
@@ -341,7 +360,7 @@ class BenchmarkRun:
 
     def _fold_parts(self, fold: Fold) -> tuple[list[str], list[str], list[str]]:
         """(train, inner validation, conformal calibration) ids of a fold."""
-        conformal = self.request.uncertainty is not None
+        conformal = self.request.uncertainty == "conformal"
         return fold_parts(
             fold.train,
             self._fold_seed(fold),
@@ -388,10 +407,11 @@ class BenchmarkRun:
         records = self.evaluation.fold_records(test_cases, predicted, self.dataset.landmark_names)
         self.evaluation.write(staging, records)
         uncertainty = None
-        if calibration_ids and self.method_cls.supports_conformal:
-            from landmarkbench.uncertainty.conformal_fold import conformal_fold_record
+        if self.request.uncertainty and self.method_cls.supports_conformal:
+            from landmarkbench.uncertainty.conformal_fold import uncertainty_fold_record
 
-            uncertainty = conformal_fold_record(
+            uncertainty = uncertainty_fold_record(
+                self.request.uncertainty,
                 method,
                 self.dataset.load_many(calibration_ids),
                 test_cases,

@@ -1,6 +1,7 @@
-"""The conformal-regions table: coverage and region size of runs with ``--uncertainty``.
+"""The prediction-regions table: coverage and region size of runs with ``--uncertainty``
+(conformal regions, or the uncalibrated highest-density baseline ``hdr``).
 
-One row per (method, config, split) that was run with conformal regions; several seeds are
+One row per (method, config, split) that was run with regions; several seeds are
 averaged. Nothing is bold: a smaller region is better only at the target coverage, which the
 reader judges from the coverage column beside it.
 """
@@ -80,15 +81,29 @@ def _row_cells(row: Row, section: Sequence[Row]) -> list[Cell]:
     ]
 
 
+def _kinds_caption(rows: Sequence[Row]) -> str:
+    kinds = {row.regions_kind for row in rows}
+    parts = []
+    if "conformal" in kinds:
+        parts.append("Conformal regions (M-R2CCP, split conformal per landmark)")
+    if "hdr" in kinds:
+        parts.append("uncalibrated highest-density regions (hdr, baseline)")
+    return "; ".join(parts) if parts else "Prediction regions"
+
+
 def conformal_table(section: Sequence[Row], title: str) -> Table | None:
-    """The conformal-regions table of one split, or None when no row has regions."""
+    """The prediction-regions table of one split, or None when no row has regions."""
     rows = [row for row in section if _stats(row)]
     if not rows:
         return None
+    hdr = (
+        ["(hdr): each map's smallest region holding 1 - alpha of its probability, without "
+         "calibration: it covers the target only if the network's maps are calibrated."]
+        if any(row.regions_kind == "hdr" for row in rows)
+        else []
+    )  # fmt: skip
     return Table(
-        caption=" — ".join(
-            filter(None, [title, "Conformal regions (M-R2CCP, split conformal per landmark)"])
-        ),
+        caption=" — ".join(filter(None, [title, _kinds_caption(rows)])),
         header=HEADER,
         rows=[_row_cells(row, section) for row in rows],
         footnotes=[
@@ -103,6 +118,7 @@ def conformal_table(section: Sequence[Row], title: str) -> Table | None:
             "between point error and region size. Whole-image landmarks had too few "
             "calibration cases for the level ((n + 1)(1 - alpha) > n): their region is the "
             "whole image.",
+            *hdr,
         ],
         numeric_from=3,
     )

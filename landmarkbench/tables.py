@@ -70,14 +70,21 @@ class Row:
     results_dir: Path | None = None
 
     @property
+    def regions_kind(self) -> str | None:
+        """ "conformal" or "hdr" for runs made with ``--uncertainty``, else None."""
+        if not self.summaries:
+            return None
+        return (self.summaries[0]["record"].get("uncertainty") or {}).get("method")
+
+    @property
     def conformal(self) -> bool:
         """Whether the row ran with conformal regions (trained without the calibration part)."""
-        return bool(self.summaries and self.summaries[0]["record"].get("uncertainty"))
+        return self.regions_kind == "conformal"
 
     @property
     def name(self) -> str:
-        """The method, marked "(conformal)" for conformal runs."""
-        return f"{self.method} (conformal)" if self.conformal else self.method
+        """The method, marked "(conformal)" or "(hdr)" for runs with prediction regions."""
+        return f"{self.method} ({self.regions_kind})" if self.regions_kind else self.method
 
     def label(self, section: Sequence[Row]) -> str:
         """The name, with the config hash when ``section`` has it more than once."""
@@ -279,7 +286,8 @@ def section_table(
         header=header,
         rows=body,
         footnotes=_footnotes(point, bool(literature), bootstrap, seed)
-        + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else []),
+        + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else [])
+        + ([_HDR_NOTE] if any(row.regions_kind == "hdr" for row in section) else []),
         numeric_from=len(FIXED_COLUMNS),
     )
 
@@ -338,7 +346,11 @@ def _caption(title: str, row: Row) -> str:
 
 _CONFORMAL_NOTE = (
     "(conformal): run with --uncertainty conformal, so trained on the training fold minus its "
-    "calibration part (see the conformal-regions table)."
+    "calibration part (see the prediction-regions table)."
+)
+_HDR_NOTE = (
+    "(hdr): run with --uncertainty hdr: trained like the plain run, with uncalibrated "
+    "highest-density regions (see the prediction-regions table)."
 )
 
 

@@ -182,7 +182,7 @@ def test_conformal_needs_a_method_with_probability_maps(workdir: Path, capsys) -
     plain = ["run", "--folds", "3", "--no-progress", *TINY_DATA]
     assert main([*plain, "--method", "mean_shape", *CONFORMAL]) == 2
     err = capsys.readouterr().err
-    assert "mean_shape" in err and "conformal" in err and "one_hot" in err
+    assert "mean_shape" in err and "prediction regions" in err and "one_hot" in err
     assert not (workdir / "results").exists() or not summary_files(
         workdir / "results", "synthetic_ceph"
     )
@@ -221,6 +221,7 @@ class _KnownMaps(Method):
 
     supports_conformal = True
     network = (32, 32)
+    map_sigma = 2.0  # the maps' spread; truths scatter 1.5 px around the map centres
 
     def fit(self, train, val, ctx):  # pragma: no cover - not trained
         return {}
@@ -242,7 +243,7 @@ class _KnownMaps(Method):
                 truth.shape, generator=generator, dtype=torch.float64
             )
             squared = sum((grid - centre[..., k, None, None]) ** 2 for k, grid in enumerate(axes))
-            yield spatial_softmax(-squared / (2 * 2.0**2)).float(), mappings
+            yield spatial_softmax(-squared / (2 * self.map_sigma**2)).float(), mappings
 
 
 def _cases(n: int, offset: int) -> list[Case]:
@@ -278,3 +279,40 @@ def test_bad_calibration_fraction_fails_before_any_training(workdir: Path, capsy
     assert code == 2
     assert "--calibration-fraction 0.9 is outside (0, 0.5]" in capsys.readouterr().err
     assert not list((workdir / "results").rglob("fold_*"))  # nothing trained
+
+
+def test_conformal_corrects_overconfident_maps_that_hdr_trusts() -> None:
+    """Maps twice too sharp (spread 0.75 px, truths scatter 1.5 px): their own 90 %
+    highest-density regions miss most truths; conformal regions on the same maps cover ~90 %."""
+    from landmarkbench.uncertainty.conformal_fold import region_fold
+    from landmarkbench.uncertainty.hdr import HighestDensityRule
+
+    method = _KnownMaps({}, num_landmarks=2, ndim=2)
+    method.map_sigma = 0.75
+    test = _cases(300, 1000)
+    conformal = conformal_fold(method, _cases(300, 0), test, ("a", "b"), alpha=0.1)
+    none = np.zeros(2, dtype=bool)
+    hdr, _ = region_fold(method, HighestDensityRule(0.1), test, ("a", "b"), none, none + np.nan)
+    hdr_coverage = hdr.pairs.covered.mean()
+    assert hdr_coverage < 0.6
+    assert 0.87 <= conformal.regions.pairs.covered.mean() <= 0.93
+    assert conformal.regions.pairs.size.mean() > 2 * hdr.pairs.size.mean()
+
+
+def test_hdr_run_needs_no_calibration_and_shares_the_plain_models(workdir: Path, capsys) -> None:
+    assert main([*RUN, "--method", "argmax"]) == 0
+    capsys.readouterr()
+    assert main([*RUN, "--method", "argmax", "--uncertainty", "hdr", "--alpha", "0.1"]) == 0
+    out = capsys.readouterr().out
+    fold_lines = [line for line in out.splitlines() if line.startswith("[argmax] fold")]
+    assert len(fold_lines) == 3 and not any("calibration" in line for line in fold_lines)
+    summaries = [
+        json.loads(p.read_text()) for p in summary_files(workdir / "results", "synthetic_ceph")
+    ]
+    hdr = next(s for s in summaries if s["uncertainty"])
+    plain = next(s for s in summaries if not s["uncertainty"])
+    assert hdr["record"]["uncertainty"]["method"] == "hdr"
+    assert hdr["uncertainty"]["expected_coverage_percent"] is None
+    assert hdr["pooled"]["mre"] == plain["pooled"]["mre"]  # the same trained models
+    assert len(list((workdir / "results").rglob("_models/unet_gaussian_heatmap__*"))) == 1
+    assert "| argmax (hdr) |" in out and "highest-density" in out

@@ -84,17 +84,18 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 )
 @click.option(
     "--uncertainty",
-    type=click.Choice(["conformal"]),
+    type=click.Choice(["conformal", "hdr"]),
     default=None,
-    help="Conformal prediction regions (M-R2CCP) for heatmap methods, calibrated on a part "
-    "cut from each training fold.",
+    help="Prediction regions for heatmap methods: conformal (M-R2CCP, calibrated on a part "
+    "cut from each training fold) or hdr (each map's highest-density region, uncalibrated: "
+    "the baseline).",
 )
 @click.option(
     "--alpha",
     default=0.1,
     show_default=True,
     type=float,
-    help="Miscoverage of the conformal regions (0.1 = 90 % regions).",
+    help="Miscoverage of the regions (0.1 = 90 % regions).",
 )
 @click.option(
     "--calibration-fraction",

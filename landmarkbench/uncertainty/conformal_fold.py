@@ -28,10 +28,12 @@ from landmarkbench.fold_records import FoldPredictions
 from landmarkbench.methods.base import Method
 from landmarkbench.uncertainty.conformal import (
     ConformalCalibration,
+    RegionRule,
     calibrate_scores,
     conformity_scores,
     regions,
 )
+from landmarkbench.uncertainty.hdr import HighestDensityRule
 from landmarkbench.uncertainty.region_records import (
     FoldRegions,
     RegionMasks,
@@ -75,6 +77,49 @@ def calibrate_method(method: Method, cases: Sequence[Case], alpha: float) -> Con
     return calibrate_scores(torch.cat(scores), alpha)
 
 
+def region_fold(
+    method: Method,
+    rule: RegionRule,
+    test_cases: Sequence[Case],
+    landmark_names: Sequence[str],
+    whole_image: np.ndarray,
+    expected_coverage: np.ndarray,
+) -> tuple[FoldRegions, RegionMasks]:
+    """Regions of ``rule`` on ``test_cases``: per-pair records and bit-packed masks.
+
+    Args:
+        method: A fitted method with ``supports_conformal``.
+        rule: Where each region is cut (a conformal calibration or ``HighestDensityRule``).
+        test_cases: The fold's test cases.
+        landmark_names: Names in landmark order (stored with the records).
+        whole_image: (C,) landmarks whose region is the whole image (stated in the records).
+        expected_coverage: (C,) the rule's expected coverage (NaN where it has none).
+    """
+    parts, masks, scales, offsets = [], [], [], []
+    case_shape: tuple[int, ...] = ()
+    for probabilities, truth, spacing, mappings in _batches(method, test_cases):
+        case_shape = tuple(probabilities.shape[1:])
+        parts.append(region_pairs(rule, probabilities, truth, np.stack(spacing)))
+        masks.append(RegionMasks.pack(regions(rule, probabilities).numpy()))
+        for mapping in mappings:
+            offset = np.asarray(mapping.points_to_target(np.zeros(mapping.ndim)), dtype=float)
+            scales.append(np.asarray(mapping.points_to_target(np.ones(mapping.ndim))) - offset)
+            offsets.append(offset)
+    case_ids = tuple(c.case_id for c in test_cases)
+    records = FoldRegions(
+        case_ids=case_ids,
+        landmark_names=tuple(landmark_names),
+        pairs=RegionPairs.concatenate(parts),
+        whole_image=np.asarray(whole_image, dtype=bool),
+        size_unit=size_unit(test_cases[0].ndim),
+        expected_coverage=np.asarray(expected_coverage, dtype=float),
+    )
+    packed = RegionMasks(
+        case_ids, np.concatenate(masks), case_shape, np.stack(scales), np.stack(offsets)
+    )
+    return records, packed
+
+
 def conformal_fold(
     method: Method,
     calibration_cases: Sequence[Case],
@@ -95,39 +140,19 @@ def conformal_fold(
         The fold's calibration, records and masks.
     """
     calibration = calibrate_method(method, calibration_cases, alpha)
-    parts, masks, scales, offsets = [], [], [], []
-    case_shape: tuple[int, ...] = ()
-    for probabilities, truth, spacing, mappings in _batches(method, test_cases):
-        case_shape = tuple(probabilities.shape[1:])
-        parts.append(region_pairs(calibration, probabilities, truth, np.stack(spacing)))
-        masks.append(RegionMasks.pack(regions(calibration, probabilities).numpy()))
-        for mapping in mappings:
-            offset = np.asarray(mapping.points_to_target(np.zeros(mapping.ndim)), dtype=float)
-            scales.append(np.asarray(mapping.points_to_target(np.ones(mapping.ndim))) - offset)
-            offsets.append(offset)
-    case_ids = tuple(c.case_id for c in test_cases)
-    ndim = test_cases[0].ndim
-    return ConformalFold(
-        calibration=calibration,
-        regions=FoldRegions(
-            case_ids=case_ids,
-            landmark_names=tuple(landmark_names),
-            pairs=RegionPairs.concatenate(parts),
-            whole_image=np.asarray(calibration.whole_image, dtype=bool),
-            size_unit=size_unit(ndim),
-            expected_coverage=np.asarray(calibration.expected_coverage()),
-        ),
-        masks=RegionMasks(
-            case_ids,
-            np.concatenate(masks),
-            tuple(int(n) for n in case_shape),
-            np.stack(scales),
-            np.stack(offsets),
-        ),
+    records, masks = region_fold(
+        method,
+        calibration,
+        test_cases,
+        landmark_names,
+        whole_image=np.asarray(calibration.whole_image, dtype=bool),
+        expected_coverage=np.asarray(calibration.expected_coverage()),
     )
+    return ConformalFold(calibration=calibration, regions=records, masks=masks)
 
 
-def conformal_fold_record(
+def uncertainty_fold_record(
+    kind: str,
     method: Method,
     calibration_cases: Sequence[Case],
     test_cases: Sequence[Case],
@@ -137,11 +162,13 @@ def conformal_fold_record(
     alpha: float,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """One fold of a run: calibrate, evaluate, write the region records into ``folder``.
+    """One fold of a run: cut the regions, write their records into ``folder``.
 
     Args:
+        kind: "conformal" (calibrated on ``calibration_cases``) or "hdr" (uncalibrated
+            highest-density regions; no calibration cases).
         method: The fitted method.
-        calibration_cases: The fold's calibration cases.
+        calibration_cases: The fold's calibration cases (conformal only).
         test_cases: The fold's test cases.
         predictions: The fold's stored predictions (for the error-size correlation).
         folder: The fold's staging folder.
@@ -149,27 +176,41 @@ def conformal_fold_record(
         echo: Where to say that some landmarks got whole-image regions.
 
     Returns:
-        The ``uncertainty`` entry of the fold's ``fold.json``: the calibration and the
-        fold's statistics.
+        The ``uncertainty`` entry of the fold's ``fold.json``: how the regions were cut
+        (the calibration, for conformal regions) and the fold's statistics.
     """
     names = predictions.landmark_names
-    outcome = conformal_fold(method, calibration_cases, test_cases, names, alpha)
-    write_regions(folder, outcome.regions, outcome.masks)
+    if kind == "hdr":
+        none = np.zeros(len(names), dtype=bool)
+        records, masks = region_fold(
+            method, HighestDensityRule(alpha), test_cases, names, none, none + np.nan
+        )
+        entry: dict[str, Any] = {"rule": {"kind": "hdr", "alpha": alpha}}
+    else:
+        outcome = conformal_fold(method, calibration_cases, test_cases, names, alpha)
+        records, masks = outcome.regions, outcome.masks
+        entry = {
+            "calibration": {**outcome.calibration.to_json_dict(), "landmark_names": list(names)}
+        }
+        _say_whole_image(outcome.calibration, names, alpha, echo)
+    write_regions(folder, records, masks)
     errors = dict(zip(predictions.case_ids, predictions.point_error, strict=True))
-    metrics = summarize_fold_regions(
-        [outcome.regions], [errors], alpha=alpha, ndim=test_cases[0].ndim
+    entry["metrics"] = summarize_fold_regions(
+        [records], [errors], alpha=alpha, ndim=test_cases[0].ndim
     )
-    few = [
-        f"{names[i]} (n={outcome.calibration.n[i]})"
-        for i in outcome.calibration.whole_image_landmarks
-    ]
+    return entry
+
+
+def _say_whole_image(
+    calibration: ConformalCalibration,
+    names: Sequence[str],
+    alpha: float,
+    echo: Callable[[str], None],
+) -> None:
+    few = [f"{names[i]} (n={calibration.n[i]})" for i in calibration.whole_image_landmarks]
     if few:
         echo(
             f"too few annotated calibration cases for {100 * (1 - alpha):g} % regions of "
             f"{', '.join(few)}: their region is the whole image (raise "
             "--calibration-fraction or --alpha)."
         )
-    return {
-        "calibration": {**outcome.calibration.to_json_dict(), "landmark_names": list(names)},
-        "metrics": metrics,
-    }
