@@ -96,30 +96,32 @@ def conformal_table(section: Sequence[Row], title: str) -> Table | None:
     rows = [row for row in section if _stats(row)]
     if not rows:
         return None
-    hdr = (
-        ["(hdr): each map's smallest region holding 1 - alpha of its probability, without "
-         "calibration: it covers the target only if the network's maps are calibrated."]
-        if any(row.regions_kind == "hdr" for row in rows)
-        else []
-    )  # fmt: skip
+    kinds = {row.regions_kind for row in rows}
+    notes = [
+        "Coverage = share of test truths inside their region, pooled over folds (per fold "
+        "beside it). Size = area (mm^2) or volume (mm^3) of the region; ρ = Spearman "
+        "correlation between point error and region size."
+    ]
+    if "conformal" in kinds:
+        notes.append(
+            "(conformal): calibrated per fold on cases held out of the training fold (never "
+            "trained, selected or tested on). Expected = k/(n+1), the exact expected coverage "
+            "of split conformal with n calibration cases and k = ceil((n+1)(1-alpha)): above "
+            "the target when n is small. The guarantee holds for test cases exchangeable with "
+            "the calibration cases: a shifted test set (e.g. another scanner or population) "
+            "can fall short, which the per-fold column shows. Whole-image landmarks had too "
+            "few calibration cases for the level ((n + 1)(1 - alpha) > n)."
+        )
+    if "hdr" in kinds:
+        notes.append(
+            "(hdr): each map's smallest region holding 1 - alpha of its probability, without "
+            "calibration: it covers the target only if the network's maps are calibrated."
+        )
     return Table(
         caption=" — ".join(filter(None, [title, _kinds_caption(rows)])),
         header=HEADER,
         rows=[_row_cells(row, section) for row in rows],
-        footnotes=[
-            "Regions are calibrated per fold on cases held out of the training fold (never "
-            "trained, selected or tested on); coverage = share of test truths inside their "
-            "region, pooled over folds. Expected = k/(n+1), the exact expected coverage of "
-            "split conformal with n calibration cases and k = ceil((n+1)(1-alpha)): above the "
-            "target when n is small. The guarantee holds for test cases exchangeable with the "
-            "calibration cases: a shifted test set (e.g. another scanner or population) can "
-            "fall short, which the per-fold column shows.",
-            "Size = area (mm^2) or volume (mm^3) of the region; ρ = Spearman correlation "
-            "between point error and region size. Whole-image landmarks had too few "
-            "calibration cases for the level ((n + 1)(1 - alpha) > n): their region is the "
-            "whole image.",
-            *hdr,
-        ],
+        footnotes=notes,
         numeric_from=3,
     )
 
