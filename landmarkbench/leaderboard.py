@@ -32,6 +32,7 @@ from landmarkbench.table_uncertainty import conformal_table
 from landmarkbench.tables import (
     Row,
     collect_rows,
+    comparison_rows,
     literature_rows,
     per_landmark_table,
     section_table,
@@ -317,9 +318,10 @@ def _dataset_page(
 ) -> str:
     first = section[0]
     matching = [p for p in literature_rows(dataset) if p.protocol == first.split_protocol]
-    table = section_table(section, matching, f"Dataset {dataset}", bootstrap, seed)
+    shown = comparison_rows(section)  # hdr runs repeat their plain runs' predictions
+    table = section_table(shown, matching, f"Dataset {dataset}", bootstrap, seed)
     ids = []
-    for row in section:
+    for row in shown:
         found = []
         for summary in row.summaries:
             key = RunIdentity(**summary["identity"]).key
@@ -334,7 +336,7 @@ def _dataset_page(
     ]
     if not first.multi_instance:
         try:
-            breakdown = per_landmark_table(section, f"Dataset {dataset}")
+            breakdown = per_landmark_table(shown, f"Dataset {dataset}")
         except (ResultsError, ValueError, AttributeError) as error:
             parts += ["<h2>Per-landmark MRE</h2>", f"<p>{html.escape(str(error))}</p>"]
         else:
@@ -346,7 +348,7 @@ def _dataset_page(
         "<h2>SDR curves</h2>",
         '<p class="note">Share of landmarks within each radius, pooled over the folds '
         "(dashed: the summary's SDR points only).</p>",
-        _svg(_curves(section)),
+        _svg(_curves(shown)),
     ]
     return _page(f"{dataset} {first.protocol} leaderboard", "\n".join(parts))
 

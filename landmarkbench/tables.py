@@ -202,6 +202,21 @@ def _mean_metrics(metrics: Sequence[dict[str, Any]], evaluation, record) -> dict
     return averaged
 
 
+def _training_key(row: Row) -> tuple:
+    """What determines a row's predictions apart from its regions: method, config, seeds."""
+    record = row.summaries[0]["record"] if row.summaries else {}
+    config = (record.get("method") or {}).get("config", {})
+    return row.method, json.dumps(config, sort_keys=True), tuple(row.seeds)
+
+
+def comparison_rows(section: Sequence[Row]) -> list[Row]:
+    """The rows of the point comparison: an hdr run repeats the predictions of its plain run
+    (the same trained models), so it is shown only in the regions table when that plain run
+    is in the section."""
+    plain = {_training_key(row) for row in section if row.regions_kind is None}
+    return [r for r in section if not (r.regions_kind == "hdr" and _training_key(r) in plain)]
+
+
 def render_table(
     rows: Sequence[Row],
     fmt: str = "markdown",
@@ -233,14 +248,14 @@ def render_table(
     used: set[int] = set()
     for section in by_split.values():
         if per_landmark:
-            tables.append(per_landmark_table(section, title))
+            tables.append(per_landmark_table(comparison_rows(section), title))
             regions = conformal_per_landmark_table(section, title)
             if regions is not None:
                 tables.append(regions)
             continue
         matching = [p for p in literature if p.protocol == section[0].split_protocol]
         used |= {id(p) for p in matching}
-        tables.append(section_table(section, matching, title, bootstrap, seed))
+        tables.append(section_table(comparison_rows(section), matching, title, bootstrap, seed))
         regions = conformal_table(section, title)
         if regions is not None:
             tables.append(regions)

@@ -316,3 +316,8 @@ def test_hdr_run_needs_no_calibration_and_shares_the_plain_models(workdir: Path,
     assert hdr["pooled"]["mre"] == plain["pooled"]["mre"]  # the same trained models
     assert len(list((workdir / "results").rglob("_models/unet_gaussian_heatmap__*"))) == 1
     assert "| argmax (hdr) |" in out and "highest-density" in out
+    # Its predictions are the plain run's: one comparison row, the hdr row only with regions.
+    assert main(["table", "--dataset", "synthetic_ceph", "--bootstrap", "0"]) == 0
+    comparison, regions = capsys.readouterr().out.split("highest-density regions (hdr, baseline)")
+    assert "| argmax |" in comparison and "| argmax (hdr) |" not in comparison
+    assert "| argmax (hdr) |" in regions
