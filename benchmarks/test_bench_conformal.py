@@ -17,7 +17,8 @@ import pytest
 import torch
 from conftest import import_landmarker
 
-from landmarkbench.uncertainty.conformal import calibrate, spatial_softmax
+from landmarkbench.uncertainty.conformal import calibrate
+from landmarkbench.uncertainty.probability_maps import spatial_softmax
 from landmarkbench.uncertainty.region_measure import region_measure
 
 N_CASES, N_LANDMARKS, GRID, ORIGINAL, SPACING = 8, 19, 128, 512, 0.1

@@ -15,9 +15,11 @@ from landmarkbench.uncertainty.conformal import (
     calibrate,
     calibrate_scores,
     conformity_scores,
+    quantile_rank,
+)
+from landmarkbench.uncertainty.probability_maps import (
     interpolate_at,
     interpolate_points,
-    quantile_rank,
     regions,
     spatial_softmax,
 )

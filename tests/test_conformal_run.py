@@ -19,8 +19,8 @@ from landmarkbench.datasets.base import Case
 from landmarkbench.geometry import ResizePad
 from landmarkbench.methods.base import Method
 from landmarkbench.results_layout import summary_files
-from landmarkbench.uncertainty.conformal import spatial_softmax
 from landmarkbench.uncertainty.conformal_fold import conformal_fold
+from landmarkbench.uncertainty.probability_maps import spatial_softmax
 from landmarkbench.uncertainty.region_records import (
     MASKS_FILE,
     REGIONS_FILE,

@@ -298,7 +298,7 @@ class HeatmapRegression:
         The temperature is the method's ``softmax_temperature`` (1 when it has none): the
         maps a soft-argmax method decodes, and for the others the softmax of their raw maps.
         """
-        from landmarkbench.uncertainty.conformal import spatial_softmax
+        from landmarkbench.uncertainty.probability_maps import spatial_softmax
 
         images, _, mappings = to_network_grid(cases, self.shape)
         size = self.config["batch_size"]

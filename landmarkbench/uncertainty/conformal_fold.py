@@ -28,12 +28,11 @@ from landmarkbench.fold_records import FoldPredictions
 from landmarkbench.methods.base import Method
 from landmarkbench.uncertainty.conformal import (
     ConformalCalibration,
-    RegionRule,
     calibrate_scores,
     conformity_scores,
-    regions,
 )
 from landmarkbench.uncertainty.hdr import HighestDensityRule
+from landmarkbench.uncertainty.probability_maps import RegionRule, regions
 from landmarkbench.uncertainty.region_records import (
     FoldRegions,
     RegionMasks,

@@ -10,10 +10,11 @@ No calibration cases are needed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
+
+from landmarkbench.uncertainty.probability_maps import check_alpha
 
 __all__ = ["HighestDensityRule"]
 
@@ -32,11 +33,7 @@ class HighestDensityRule:
     alpha: float
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.alpha) and 0.0 < self.alpha < 1.0):
-            raise ValueError(
-                f"alpha must lie strictly between 0 and 1; got {self.alpha!r}. "
-                "Use e.g. 0.1 for regions holding 90 % of each map's probability."
-            )
+        check_alpha(self.alpha)
 
     def map_thresholds(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Per map, the lowest probability inside its highest-density region, (M, C) float64.

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from landmarkbench.uncertainty.conformal import RegionRule, regions
+from landmarkbench.uncertainty.probability_maps import RegionRule, regions
 
 __all__ = ["DEFAULT_SUPERSAMPLING", "region_measure"]
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from landmarkbench.uncertainty.conformal import ConformalCalibration, RegionRule, truth_covered
+from landmarkbench.uncertainty.conformal import ConformalCalibration
+from landmarkbench.uncertainty.probability_maps import RegionRule, truth_covered
 from landmarkbench.uncertainty.region_measure import region_measure
 
 __all__ = [
