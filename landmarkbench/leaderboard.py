@@ -6,7 +6,8 @@ the results folder, and one page per (dataset, split) with:
 - the comparison table of ``tables.section_table`` (same rows, statistics and bold best),
   sortable by clicking a header (a small inline script, no external library);
 - the per-landmark MRE breakdown of ``tables.per_landmark_table`` (point data only);
-- the prediction-regions table (``table_uncertainty``) when rows were run with regions;
+- the prediction-regions tables (``table_uncertainty``: overall and per landmark) when rows
+  were run with regions;
 - SDR curves (success rate against radius) as inline SVG, computed from the stored per-fold
   predictions, or from the summary's SDR points when no per-image errors exist;
 - the MLflow parent run ids behind each row, looked up by the ``landmarkbench.run_key`` tag
@@ -28,7 +29,7 @@ import numpy as np
 from landmarkbench.errors import ResultsError
 from landmarkbench.results_layout import RunIdentity, summary_files
 from landmarkbench.table_formats import Cell, Table
-from landmarkbench.table_uncertainty import conformal_table
+from landmarkbench.table_uncertainty import conformal_per_landmark_table, conformal_table
 from landmarkbench.tables import (
     Row,
     collect_rows,
@@ -344,6 +345,9 @@ def _dataset_page(
     regions = conformal_table(section, f"Dataset {dataset}")
     if regions is not None:
         parts += ["<h2>Prediction regions</h2>", _table_html(regions, css="regions")]
+        per_landmark = conformal_per_landmark_table(section, f"Dataset {dataset}")
+        if per_landmark is not None:
+            parts.append(_table_html(per_landmark, css="regions-per-landmark"))
     parts += [
         "<h2>SDR curves</h2>",
         '<p class="note">Share of landmarks within each radius, pooled over the folds '

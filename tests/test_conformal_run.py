@@ -126,6 +126,10 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     pngs = sorted((workdir / "plots").glob("synthetic_ceph_regions_*_one_hot_conformal.png"))
     assert len(pngs) == 2
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    # The leaderboard page carries both regions tables.
+    assert main(["leaderboard", "--out", "site", "--bootstrap", "0"]) == 0
+    (page,) = [p for p in (workdir / "site").glob("*.html") if p.name != "index.html"]
+    assert "Prediction regions" in page.read_text() and "regions-per-landmark" in page.read_text()
     compile_latex(latex, workdir)  # last: skips when pdflatex is absent
 
 
