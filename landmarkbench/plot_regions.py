@@ -1,6 +1,6 @@
 """Conformal prediction regions drawn on the images, from stored results.
 
-Runs made with ``--uncertainty conformal`` store each test case's region masks on the
+Runs made with ``--uncertainty conformal`` (or ``hdr``) store each test case's region masks on the
 network grid (``regions.npz``) with the map from the original grid to that grid. A region's
 outline is drawn on the original image by placing every network pixel centre at its original
 coordinates; truth (green) and prediction (red) are drawn as in the overlays. In 3D each
@@ -85,7 +85,8 @@ def _title(run: StoredRun, regions: Any, index: int) -> str:
 def conformal_region_plots(
     results_dir: Path, dataset: str, out_dir: Path, n_cases: int = 4
 ) -> list[Path]:
-    """Conformal regions (outlines, one colour per landmark) with truth and prediction.
+    """Prediction regions (conformal or hdr; outlines, one colour per landmark) with truth
+    and prediction.
 
     One PNG per (case, run with regions): 2D, the whole image; 3D, one row per landmark
     with the three orthogonal slices through the truth. Returns ``[]`` when no stored run

@@ -146,7 +146,7 @@ def conformal_per_landmark_table(section: Sequence[Row], title: str) -> Table | 
             cells.append(_mean_cell([p.get("median_size") for p in per], 1))
         body.append(cells)
     return Table(
-        caption=" — ".join(filter(None, [title, "Conformal regions per landmark"])),
+        caption=" — ".join(filter(None, [title, "Prediction regions per landmark"])),
         header=header,
         rows=body,
         footnotes=[

@@ -115,8 +115,8 @@ def test_conformal_run_calibrates_on_held_out_training_cases(workdir: Path, caps
     assert re.search(r"\| 0 \d+\.\d, 1 \d+\.\d, 2 \d+\.\d \|", table)
     assert main(["table", "--dataset", "synthetic_ceph", "--per-landmark"]) == 0
     per_landmark = capsys.readouterr().out
-    assert "Conformal regions per landmark" in per_landmark
-    assert "| sella |" in per_landmark.split("Conformal regions per landmark")[1]
+    assert "Prediction regions per landmark" in per_landmark
+    assert "| sella |" in per_landmark.split("Prediction regions per landmark")[1]
     assert main(["table", "--dataset", "synthetic_ceph", "--format", "latex"]) == 0
     latex = capsys.readouterr().out
     assert r"Spearman $\rho$" in latex and r"mm$^2$" in latex and latex.isascii()

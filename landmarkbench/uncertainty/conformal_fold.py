@@ -1,6 +1,8 @@
-"""Conformal regions for one fold of a run: calibrate on held-out cases, apply to the test.
+"""Prediction regions for one fold of a run: conformal regions (calibrate on held-out cases,
+apply to the test) or the uncalibrated ``hdr`` baseline (``uncertainty_fold_record``).
 
-Data flow (the runner calls ``conformal_fold`` after the method's fit)::
+Data flow of conformal regions (the runner calls ``uncertainty_fold_record`` after the
+method's fit)::
 
     calibration cases (cut from the training fold, never trained or selected on)
         --> method.probability_batches --> scores -p(y) on the network grid --> thresholds
