@@ -1,9 +1,9 @@
-"""Conformal prediction regions drawn on the images, from stored results.
+"""Prediction regions (conformal or hdr) drawn on the images, from stored results.
 
-Runs made with ``--uncertainty conformal`` (or ``hdr``) store each test case's region masks on the
-network grid (``regions.npz``) with the map from the original grid to that grid. A region's
-outline is drawn on the original image by placing every network pixel centre at its original
-coordinates; truth (green) and prediction (red) are drawn as in the overlays. In 3D each
+Runs made with ``--uncertainty conformal`` (or ``hdr``) store each test case's region masks
+on the network grid (``regions.npz``) with the map from the original grid to that grid. A
+region's outline is drawn on the original image by placing every network pixel centre at its
+original coordinates; truth (green) and prediction (red) are drawn as in the overlays. In 3D each
 landmark gets the three orthogonal slices through its true position, with the region's slice
 at the same position.
 """
