@@ -6,8 +6,9 @@
   matching within a radius, TP/FP/FN, precision, recall, F1 and the error of matched pairs
   (``matching.match_batch``); records in ``instances.csv``.
 
-The runner, the summaries and the tables ask ``evaluation_for(...)`` and never branch on the
-kind of data themselves.
+Each also checks what a method's ``predict()`` returned (``check_predictions``). The runner,
+the summaries and the tables ask ``evaluation_for(...)`` and never branch on the kind of data
+themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from landmarkbench.datasets.base import Case
+from landmarkbench.errors import LandmarkBenchError
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,27 @@ class PointEvaluation:
 
     records_file = "predictions.csv"
     primary = Column("MRE mm ↓", ("mre",), higher_is_better=False)
+
+    def check_predictions(
+        self, predicted: Any, n_cases: int, n_landmarks: int, ndim: int, owner: str
+    ) -> None:
+        """``predicted`` must be finite (N, C, d) points.
+
+        Raises:
+            LandmarkBenchError: naming ``owner``, for another shape or a NaN/inf coordinate
+                (a NaN prediction would be excluded like a missing truth and hide a failure).
+        """
+        expected = (n_cases, n_landmarks, ndim)
+        if np.shape(predicted) != expected:
+            raise LandmarkBenchError(
+                f"{owner} returned predictions of shape {np.shape(predicted)}; expected "
+                f"{expected}: fix the method's predict()."
+            )
+        if not np.isfinite(np.asarray(predicted, dtype=float)).all():
+            raise LandmarkBenchError(
+                f"{owner} returned NaN or infinite coordinates; a method must predict every "
+                "landmark: fix the method's predict()."
+            )
 
     def fold_records(self, cases: Sequence[Case], predicted: Any, names: Sequence[str]):
         from landmarkbench.fold_records import FoldPredictions
@@ -97,6 +120,21 @@ class InstanceEvaluation:
 
     records_file = "instances.csv"
     primary = Column("F1 % ↑", ("f1_percent",), higher_is_better=True)
+
+    def check_predictions(
+        self, predicted: Any, n_cases: int, n_landmarks: int, ndim: int, owner: str
+    ) -> None:
+        """``predicted`` must hold, per case, one (k, d) point array per class.
+
+        Raises:
+            LandmarkBenchError: naming ``owner``, for another number of cases or classes.
+        """
+        if len(predicted) != n_cases or any(len(case) != n_landmarks for case in predicted):
+            raise LandmarkBenchError(
+                f"{owner} returned predictions for {len(predicted)} cases; expected "
+                f"{n_cases} cases x {n_landmarks} classes of (k, d) points: fix the method's "
+                "predict()."
+            )
 
     def fold_records(self, cases: Sequence[Case], predicted: Any, names: Sequence[str]):
         from landmarkbench.instance_records import FoldInstances

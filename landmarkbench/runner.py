@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from landmarkbench.atomic_io import (
     commit_dir,
     exclusive_lock,
@@ -36,7 +34,7 @@ from landmarkbench.atomic_io import (
 from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
 from landmarkbench.config import resolve_config, short_hash
 from landmarkbench.datasets.base import LandmarkDataset
-from landmarkbench.errors import LandmarkBenchError, TrainingError, UsageError
+from landmarkbench.errors import TrainingError, UsageError
 from landmarkbench.evaluation import evaluation_for
 from landmarkbench.methods.base import FitContext
 from landmarkbench.protocols.fold_parts import fold_parts
@@ -331,30 +329,6 @@ class BenchmarkRun:
             self.request.seed, fold.name,
         )  # fmt: skip
 
-    def _check_prediction_shape(self, predicted: Any, n_cases: int) -> None:
-        """A method's predict() must return what the evaluation expects."""
-        if self.dataset.multi_instance:
-            ok = len(predicted) == n_cases and all(
-                len(case) == self.dataset.num_landmarks for case in predicted
-            )
-            expected = f"{n_cases} cases x {self.dataset.num_landmarks} classes of (k, d) points"
-            shape = f"{len(predicted)} cases"
-        else:
-            expected = (n_cases, self.dataset.num_landmarks, self.dataset.ndim)
-            shape = np.shape(predicted)
-            ok = shape == expected
-            if ok and not np.isfinite(np.asarray(predicted, dtype=float)).all():
-                # A NaN prediction would be excluded like a missing truth and hide a failure.
-                raise LandmarkBenchError(
-                    f"Method {self.request.method!r} returned NaN or infinite coordinates; a "
-                    "method must predict every landmark: fix the method's predict()."
-                )
-        if not ok:
-            raise LandmarkBenchError(
-                f"Method {self.request.method!r} returned predictions of shape {shape}; "
-                f"expected {expected}: fix the method's predict()."
-            )
-
     def _fold_seed(self, fold: Fold) -> int:
         return self.request.seed * 1000 + fold.index
 
@@ -403,7 +377,10 @@ class BenchmarkRun:
         )
         test_cases = self.dataset.load_many(fold.test)
         predicted = method.predict(test_cases)
-        self._check_prediction_shape(predicted, len(test_cases))
+        self.evaluation.check_predictions(
+            predicted, len(test_cases), self.dataset.num_landmarks, self.dataset.ndim,
+            owner=f"Method {self.request.method!r}",
+        )  # fmt: skip
         records = self.evaluation.fold_records(test_cases, predicted, self.dataset.landmark_names)
         self.evaluation.write(staging, records)
         uncertainty = None
