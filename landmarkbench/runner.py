@@ -45,6 +45,7 @@ from landmarkbench.run_summary import build_summary, load_fold_record, write_fol
 
 SDR_OPERATORS = ("<=", "<")
 UNCERTAINTY_METHODS = ("conformal", "hdr")
+DEFAULT_FOLDS = 5
 
 
 @dataclass
@@ -55,7 +56,8 @@ class RunRequest:
     method: str = "subpixel"
     # None: "official" for datasets that declare a split, else "kfold" (``default_protocol``).
     protocol: str | None = None
-    folds: int = 5
+    # K of k-fold cross-validation; None = 5. Only for the kfold protocol.
+    folds: int | None = None
     split_seed: int = 0
     seed: int = 0
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -105,7 +107,15 @@ class BenchmarkRun:
         self.dataset: LandmarkDataset = dataset_cls(
             ground_truth=request.ground_truth, **request.dataset_options
         )
-        protocol = PROTOCOLS.get(request.protocol or default_protocol(self.dataset))
+        protocol_name = request.protocol or default_protocol(self.dataset)
+        protocol = PROTOCOLS.get(protocol_name)
+        if request.folds is not None and protocol_name != "kfold":
+            raise UsageError(
+                f"--folds applies to k-fold cross-validation, but dataset {request.dataset!r} "
+                f"runs the {protocol_name!r} protocol"
+                + ("" if request.protocol else " (its declared split, the default)")
+                + "; add --protocol kfold to cross-validate, or drop --folds."
+            )
         self.evaluation = evaluation_for(self.dataset.multi_instance)
         if self.dataset.multi_instance != self.method_cls.multi_instance:
             kind = "multi-instance" if self.dataset.multi_instance else "one-point-per-landmark"
@@ -123,7 +133,9 @@ class BenchmarkRun:
         )
         self._check_uncertainty()
         self.radii = tuple(request.sdr_radii_mm or self.dataset.default_sdr_radii_mm)
-        split = protocol(self.dataset, folds=request.folds, split_seed=request.split_seed)
+        split = protocol(
+            self.dataset, folds=request.folds or DEFAULT_FOLDS, split_seed=request.split_seed
+        )
         validate_split(split, self.dataset.case_ids())
         root = Path(request.results_dir).resolve()
         if root.exists() and not root.is_dir():

@@ -88,3 +88,14 @@ def test_the_commands_a_fixture_suggests_work(dataset: str, workdir: Path, capsy
     # (AdaptOR declares one only with its test_surgeries option.)
     expected = "kfold" if dataset in ("oai_pelvis", "adaptor_sutures") else "official"
     assert json.loads(summary.read_text())["record"]["protocol"]["name"] == expected
+
+
+def test_folds_with_a_declared_split_is_refused_before_training(workdir: Path, capsys) -> None:
+    tree = MML.write_fixture(workdir / "mml")
+    run = ["run", "--dataset", "mml", "--data-dir", str(tree), "--method", "mean_shape"]
+    assert main([*run, "--folds", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--folds applies to k-fold" in err and "'official' protocol" in err
+    assert "--protocol kfold" in err
+    assert not list((workdir / "results").rglob("fold_*"))
+    assert main([*run, "--folds", "3", "--protocol", "kfold", "--no-progress"]) == 0

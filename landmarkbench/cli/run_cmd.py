@@ -43,7 +43,7 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
     help="kfold, official or published_folds [default: official for datasets that declare a "
     "split (isbi2015, mml, endovis2015, adaptor_sutures), else kfold].",
 )
-@click.option("--folds", default=5, show_default=True, type=int, help="K for --protocol kfold.")
+@click.option("--folds", default=None, type=int, help="K for --protocol kfold [default: 5].")
 @click.option(
     "--split-seed", default=0, show_default=True, type=int, help="Seed of the fold assignment."
 )
