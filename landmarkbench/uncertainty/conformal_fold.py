@@ -34,7 +34,7 @@ from landmarkbench.uncertainty.conformal import (
     conformity_scores,
 )
 from landmarkbench.uncertainty.hdr import HighestDensityRule
-from landmarkbench.uncertainty.probability_maps import RegionRule, regions
+from landmarkbench.uncertainty.probability_maps import FixedThresholds, RegionRule, regions
 from landmarkbench.uncertainty.region_records import (
     FoldRegions,
     RegionMasks,
@@ -100,8 +100,9 @@ def region_fold(
     case_shape: tuple[int, ...] = ()
     for probabilities, truth, spacing, mappings in _batches(method, test_cases):
         case_shape = tuple(probabilities.shape[1:])
-        parts.append(region_pairs(rule, probabilities, truth, np.stack(spacing)))
-        masks.append(RegionMasks.pack(regions(rule, probabilities).numpy()))
+        fixed = FixedThresholds.of(rule, probabilities)  # once per batch, not per use
+        parts.append(region_pairs(fixed, probabilities, truth, np.stack(spacing)))
+        masks.append(RegionMasks.pack(regions(fixed, probabilities).numpy()))
         for mapping in mappings:
             offset = np.asarray(mapping.points_to_target(np.zeros(mapping.ndim)), dtype=float)
             scales.append(np.asarray(mapping.points_to_target(np.ones(mapping.ndim))) - offset)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 __all__ = [
+    "FixedThresholds",
     "RegionRule",
     "as_tensor",
     "check_alpha",
@@ -44,6 +46,37 @@ class RegionRule(Protocol):
     def map_thresholds(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Exact thresholds (M, C) float64 for maps (M, C, *spatial); -inf = whole image."""
         ...
+
+
+@dataclass(frozen=True)
+class FixedThresholds:
+    """A ``RegionRule`` whose thresholds were computed once for one batch of maps, so that
+    regions, coverage and sizes of that batch share them (a per-map rule such as ``hdr``
+    sorts every map to find its threshold).
+
+    Args:
+        thresholds: (M, C) float64, as ``RegionRule.map_thresholds`` returns them.
+    """
+
+    thresholds: torch.Tensor
+
+    @classmethod
+    def of(cls, rule: RegionRule, probabilities: torch.Tensor) -> FixedThresholds:
+        """``rule``'s thresholds for ``probabilities``, fixed."""
+        return cls(rule.map_thresholds(probabilities))
+
+    def map_thresholds(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """The fixed thresholds; ``probabilities`` must be the batch they were computed for.
+
+        Raises:
+            ValueError: If the maps' (M, C) differs from the thresholds'.
+        """
+        if tuple(probabilities.shape[:2]) != tuple(self.thresholds.shape):
+            raise ValueError(
+                f"Thresholds were fixed for maps of {tuple(self.thresholds.shape)} (cases, "
+                f"landmarks); got maps of {tuple(probabilities.shape[:2])}. Fix them per batch."
+            )
+        return self.thresholds
 
 
 # ----------------------------------------------------------------------------- validation
