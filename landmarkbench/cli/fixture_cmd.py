@@ -39,12 +39,15 @@ def fixture_options(write_fixture: Any, dataset: str, pairs: tuple[str, ...]) ->
     return {key: resolved[key] for key in texts}
 
 
-def _declares_split(cls: Any, root: Path) -> bool:
-    """Whether the dataset read from ``root`` with default options has an official split."""
+def _runs_kfold(cls: Any, root: Path) -> bool:
+    """Whether ``run`` on the tree at ``root`` (default options) cross-validates, i.e. the
+    dataset declares no split (``runner.default_protocol``)."""
+    from landmarkbench.runner import default_protocol
+
     try:
-        return cls(data_dir=str(root)).official_split() is not None
+        return default_protocol(cls(data_dir=str(root))) == "kfold"
     except Exception:  # only a hint for the printed command: never fail the fixture
-        return False
+        return True
 
 
 @click.command("fixture", epilog=EXAMPLES)
@@ -81,9 +84,9 @@ def fixture_command(dataset: str, out_dir: Path, options: tuple[str, ...]) -> No
     # The cheapest method that handles the data: the mean shape, or peaks for multi-instance.
     method = "peak_heatmap --set max_epochs=2" if cls.multi_instance else "mean_shape"
     # Datasets with a declared split run it by default; the others need few folds here.
-    has_split = _declares_split(cls, written)
+    kfold = _runs_kfold(cls, written)
     click.echo(
         f"  landmarkbench run --dataset {dataset} --data-dir {written} --method {method}"
-        + ("" if has_split else " --folds 2")
+        + (" --folds 2" if kfold else "")
     )
     click.echo("(validate also lists the files a miniature leaves out of the full release.)")
