@@ -18,6 +18,7 @@ from landmarkbench.atomic_io import write_atomically
 from landmarkbench.errors import ResultsError
 from landmarkbench.fold_records import FoldPredictions, read_predictions
 from landmarkbench.results_layout import FOLD_FILE, PREDICTIONS_FILE, summary_files
+from landmarkbench.run_summary import run_name
 
 TRUTH_COLOR = "tab:green"
 PRED_COLOR = "tab:red"
@@ -79,12 +80,7 @@ def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
             f"No stored results of dataset '{dataset}' under '{results_dir}'; run "
             f"'landmarkbench run --dataset {dataset}' first or pass --results-dir."
         )
-    # Runs with prediction regions are marked as in the tables: "(conformal)" or "(hdr)".
-    names = [
-        s["identity"]["method"]
-        + (f" ({s['record']['uncertainty']['method']})" if s["record"].get("uncertainty") else "")
-        for _, s, _ in found
-    ]
+    names = [run_name(s["identity"]["method"], s["record"]) for _, s, _ in found]
     runs = []
     for (run_dir, summary, folds), name in zip(found, names, strict=True):
         identity = summary["identity"]

@@ -25,6 +25,18 @@ def evaluation_of(record: Mapping[str, Any]):
     return evaluation_for(bool(record["dataset"].get("multi_instance", False)))
 
 
+def regions_kind(record: Mapping[str, Any]) -> str | None:
+    """ "conformal" or "hdr" for a run made with ``--uncertainty``, else None."""
+    return (record.get("uncertainty") or {}).get("method")
+
+
+def run_name(method: str, record: Mapping[str, Any]) -> str:
+    """How tables and plots name a run: the method, marked "(conformal)" or "(hdr)" when it
+    ran with prediction regions (a conformal run also trained on fewer cases)."""
+    kind = regions_kind(record)
+    return f"{method} ({kind})" if kind else method
+
+
 def write_fold_record(
     folder: Path,
     *,

@@ -23,7 +23,7 @@ from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation import Column, evaluation_for, value_of
 from landmarkbench.manifest import PublishedResult
 from landmarkbench.results_layout import RunIdentity, summary_files
-from landmarkbench.run_summary import evaluation_of
+from landmarkbench.run_summary import evaluation_of, regions_kind, run_name
 from landmarkbench.table_formats import (
     DAGGER,
     DASH,
@@ -72,9 +72,7 @@ class Row:
     @property
     def regions_kind(self) -> str | None:
         """ "conformal" or "hdr" for runs made with ``--uncertainty``, else None."""
-        if not self.summaries:
-            return None
-        return (self.summaries[0]["record"].get("uncertainty") or {}).get("method")
+        return regions_kind(self.summaries[0]["record"]) if self.summaries else None
 
     @property
     def conformal(self) -> bool:
@@ -84,7 +82,7 @@ class Row:
     @property
     def name(self) -> str:
         """The method, marked "(conformal)" or "(hdr)" for runs with prediction regions."""
-        return f"{self.method} ({self.regions_kind})" if self.regions_kind else self.method
+        return run_name(self.method, self.summaries[0]["record"] if self.summaries else {})
 
     def label(self, section: Sequence[Row]) -> str:
         """The name, with the config hash when ``section`` has it more than once."""
