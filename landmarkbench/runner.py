@@ -169,33 +169,27 @@ class BenchmarkRun:
             )
 
     def _uncertainty_settings(self) -> dict[str, Any] | None:
-        """The conformal settings (None without --uncertainty): part of the run's identity."""
+        """The region settings (None without --uncertainty): part of the run's identity."""
         if self.request.uncertainty is None:
             return None
-        probabilities = (
-            "spatial softmax of the (ensemble-averaged) logits on the network grid; "
-            "softmax_temperature where the method has one, else 1"
-        )
-        # A method without probability maps gets no regions but the same training cases,
-        # so its row stays comparable with the rows that have regions.
-        regions = self.method_cls.supports_conformal
-        if self.request.uncertainty == "hdr":
-            return {
-                "method": "hdr",
-                "variant": "highest-density region of each map (uncalibrated baseline)",
-                "regions": regions,
-                "alpha": self.request.alpha,
-                "probabilities": probabilities,
-            }
-        return {
+        settings: dict[str, Any] = {
             "method": self.request.uncertainty,
             "variant": "M-R2CCP",
-            "regions": regions,
+            # A method without probability maps gets no regions but the same training cases,
+            # so its row stays comparable with the rows that have regions.
+            "regions": self.method_cls.supports_conformal,
             "alpha": self.request.alpha,
-            "calibration_fraction": self.request.calibration_fraction,
-            "calibration": "cut from each training fold before the inner validation split",
-            "probabilities": probabilities,
+            "probabilities": "spatial softmax of the (ensemble-averaged) logits on the network "
+            "grid; softmax_temperature where the method has one, else 1",
         }
+        if self.request.uncertainty == "hdr":
+            settings["variant"] = "highest-density region of each map (uncalibrated baseline)"
+        else:
+            settings["calibration_fraction"] = self.request.calibration_fraction
+            settings["calibration"] = (
+                "cut from each training fold before the inner validation split"
+            )
+        return settings
 
     def _hashed_settings(self) -> dict[str, Any]:
         """What changes the predictions: the config hash covers exactly this."""
