@@ -5,10 +5,16 @@ a link member, if it is a link whose target leaves the extraction folder, or if 
 device or pipe. Extraction goes to a temporary folder inside the target, and its top-level
 entries move into place only once the whole archive is out: a refused or failed archive
 leaves nothing behind.
+
+A damaged archive (truncated, bad checksum inside, not the format its name says) raises
+``DamagedArchiveError``, which names the archive's full path so that the user knows which file
+to delete.
 """
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import os
 import posixpath
 import re
@@ -17,6 +23,7 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +33,26 @@ from landmarkbench.errors import DataError
 RESERVED = (".downloads",)
 _STAGING_PREFIX = ".extract-"
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+# What zip, tar and their compressors raise on truncated or corrupted bytes.
+_DAMAGE = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    gzip.BadGzipFile,
+)
+
+
+class DamagedArchiveError(DataError):
+    """An archive's bytes are damaged; ``archive`` is its path, ``reason`` what was found."""
+
+    def __init__(self, archive: Path, reason: str) -> None:
+        self.archive = archive
+        self.reason = reason
+        super().__init__(
+            f"Archive '{archive}' is damaged ({reason}); delete '{archive}' and download it again."
+        )
 
 
 @dataclass(frozen=True)
@@ -40,7 +67,7 @@ class Member:
 
 def _refuse(archive: Path, name: str, why: str) -> DataError:
     return DataError(
-        f"Archive '{archive.name}' member {name!r} {why}; refusing to extract anything from it "
+        f"Archive '{archive}' member {name!r} {why}; refusing to extract anything from it "
         "(the archive is corrupt or malicious: delete it and download it again from a "
         "trusted source)."
     )
@@ -97,7 +124,7 @@ def _kind(archive: Path) -> str:
     if tarfile.is_tarfile(archive):
         return "tar"
     raise DataError(
-        f"File '{archive.name}' is not a zip, tar or rar archive; set 'extract: false' for it "
+        f"File '{archive}' is not a zip, tar or rar archive; set 'extract: false' for it "
         "in the manifest or check the download."
     )
 
@@ -182,14 +209,17 @@ def _extract_rar(archive: Path, staging: Path) -> None:
             "(e.g. 'sudo apt-get install unrar' or 'unar', 'brew install rar' on macOS) and "
             "rerun the same fetch command: the download is kept and not fetched again."
         ) from None
+    damaged = (rarfile.BadRarFile, rarfile.NotRarFile, rarfile.NeedFirstVolume)
     try:
         with rarfile.RarFile(archive) as handle:
             check_members(_rar_members(handle), archive)
             handle.extractall(staging)
+    except (*damaged, rarfile.RarCRCError) as exc:
+        raise DamagedArchiveError(archive, f"{type(exc).__name__}: {exc}") from None
     except rarfile.Error as exc:
         raise DataError(
-            f"Archive '{archive.name}' could not be extracted ({exc}); delete it and download "
-            "it again, or check that the unrar tool works."
+            f"Archive '{archive}' could not be extracted ({exc}); check that the unrar tool "
+            f"works, or delete '{archive}' and download it again."
         ) from None
 
 
@@ -202,8 +232,9 @@ def extract_archive(archive: Path, target: Path) -> list[str]:
         The names of the top-level entries now in ``target``.
 
     Raises:
-        DataError: for an unsafe member (nothing is written), an unknown archive type, a
-            missing unrar tool, or a corrupt archive.
+        DamagedArchiveError: if the archive's bytes are damaged (nothing is written).
+        DataError: for an unsafe member (nothing is written), an unknown archive type or a
+            missing unrar tool.
     """
     target.mkdir(parents=True, exist_ok=True)
     kind = _kind(archive)
@@ -211,10 +242,8 @@ def extract_archive(archive: Path, target: Path) -> list[str]:
     try:
         try:
             {"zip": _extract_zip, "tar": _extract_tar, "rar": _extract_rar}[kind](archive, staging)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-            raise DataError(
-                f"Archive '{archive.name}' is damaged ({exc}); delete it and download it again."
-            ) from None
+        except _DAMAGE as exc:
+            raise DamagedArchiveError(archive, f"{type(exc).__name__}: {exc}") from None
         names = sorted(p.name for p in staging.iterdir())
         for name in names:
             final = target / name

@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import tarfile
 import threading
 import zipfile
@@ -19,7 +20,7 @@ from landmarkbench.archives import Member, check_members, extract_archive
 from landmarkbench.cli.fetch_cmd import fetch_command
 from landmarkbench.cli.main import cli, main
 from landmarkbench.errors import ChecksumError, DataError, UsageError
-from landmarkbench.fetch import DOWNLOADS, VERIFIED, fetch_dataset, rebase_url
+from landmarkbench.fetch import DOWNLOADS, RECORD, fetch_dataset, rebase_url
 from landmarkbench.manifest import (
     CoordinateConvention,
     GroundTruthChoice,
@@ -31,10 +32,17 @@ from landmarkbench.manifest import (
 
 
 class FileServer:
-    """A local HTTP server for ``files`` that honours (or ignores) Range requests."""
+    """A local HTTP server for ``files`` that honours (or ignores) Range requests.
+
+    ``announce`` maps a path to the whole-file size it claims (Content-Length, Content-Range)
+    while sending only the bytes it has: a transfer that ends short. ``omit_length`` sends
+    no Content-Length at all.
+    """
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
+        self.announce: dict[str, int] = {}
+        self.omit_length = False
         self.log: list[tuple[str, str | None]] = []
         self.ignore_range = False
         owner = self
@@ -48,14 +56,16 @@ class FileServer:
                     self.send_error(404)
                     return
                 start = 0
+                total = owner.announce.get(path, len(body))
                 wanted = self.headers.get("Range")
                 if wanted and not owner.ignore_range:
                     start = int(wanted.removeprefix("bytes=").split("-")[0])
                     self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                    self.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
                 else:
                     self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
+                if not owner.omit_length:
+                    self.send_header("Content-Length", str(total - start))
                 self.end_headers()
                 self.wfile.write(body[start:])
 
@@ -147,9 +157,16 @@ def test_good_zip_is_verified_extracted_and_recorded(server, tmp_path) -> None:
     messages: list[str] = []
     fetch_dataset(_manifest(entry), data_dir, echo=messages.append)
     assert (data_dir / "toy/images/001.txt").read_bytes() == b"one"
-    assert _files(data_dir) == {*GOOD, f"{DOWNLOADS}/toy.zip", f"{DOWNLOADS}/{VERIFIED}"}
-    record = json.loads((data_dir / DOWNLOADS / VERIFIED).read_text())["toy.zip"]
-    assert record == {"sha256": digest, "size": len(archive), "extracted": True}
+    assert _files(data_dir) == {*GOOD, f"{DOWNLOADS}/toy.zip", f"{DOWNLOADS}/{RECORD}"}
+    record = json.loads((data_dir / DOWNLOADS / RECORD).read_text())["toy.zip"]
+    assert record == {
+        "sha256": digest,
+        "size": len(archive),
+        "size_checked": True,
+        "trust": "published",
+        "note": "sha256 verified against the value published in the manifest",
+        "extracted": True,
+    }
     assert f"Downloading file 'toy.zip' from '{server.url('toy.zip')}'" in messages[0]
 
 
@@ -180,7 +197,8 @@ def test_corrupted_download_is_deleted_and_not_extracted(server, tmp_path) -> No
         fetch_dataset(_manifest(entry), data_dir, echo=lambda _: None)
     message = str(info.value)
     got = hashlib.sha256(server.files["/toy.zip"]).hexdigest()
-    assert "'toy.zip'" in message and f"expected {expected} but got {got}" in message
+    assert f"'{data_dir / DOWNLOADS / 'toy.zip'}'" in message
+    assert f"expected {expected} but got {got}" in message
     assert "deleted" in message
     assert _files(data_dir) == set()
 
@@ -208,12 +226,13 @@ def test_malicious_archive_writes_nothing(server, tmp_path, case) -> None:
     server.files[f"/bad{suffix}"] = MALICIOUS[case](tmp_path)
     data_dir = tmp_path / "data"
     entry = UrlEntry(server.url(f"bad{suffix}"), f"bad{suffix}", True)
-    with pytest.raises(DataError, match=rf"Archive 'bad{suffix}' member .* refusing"):
+    archive = re.escape(str(data_dir / DOWNLOADS / f"bad{suffix}"))
+    with pytest.raises(DataError, match=rf"Archive '{archive}' member .* refusing"):
         fetch_dataset(_manifest(entry), data_dir, echo=lambda _: None)
     everything = _files(tmp_path)
     assert not any("evil" in name for name in everything)
-    # Only the (verified) download itself remains: no partial extraction, no staging folder.
-    assert _files(data_dir) == {f"{DOWNLOADS}/bad{suffix}", f"{DOWNLOADS}/{VERIFIED}"}
+    # Only the complete download and its record remain: no partial extraction, no staging folder.
+    assert _files(data_dir) == {f"{DOWNLOADS}/bad{suffix}", f"{DOWNLOADS}/{RECORD}"}
     assert sorted(p.name for p in data_dir.iterdir()) == [DOWNLOADS]
 
 
@@ -256,7 +275,11 @@ def test_second_fetch_makes_no_request(server, tmp_path) -> None:
     messages: list[str] = []
     fetch_dataset(manifest, data_dir, echo=messages.append)
     assert len(server.log) == 1
-    assert messages == ["File 'toy.zip' is already downloaded and verified; skipping it."]
+    digest = hashlib.sha256(server.files["/toy.zip"]).hexdigest()
+    assert messages == [
+        f"File 'toy.zip' is already downloaded (sha256 {digest} recorded on first use, not "
+        "verified against a published value); skipping it."
+    ]
 
 
 def test_missing_file_on_server_is_a_sentence(server, tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""``landmarkbench fetch``: download, verify and extract a dataset listed in a manifest."""
+"""``landmarkbench fetch``: download, check and extract a dataset listed in a manifest."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ EXAMPLES = """Examples:
 def fetch_command(
     dataset: str, data_dir: Path, url_base: str | None, manifest_dir: Path | None, no_progress: bool
 ) -> None:
-    """Download a dataset's files, check their sha256 and extract archives (resumable)."""
+    """Download a dataset's files, check their size and sha256, extract archives (resumable)."""
     from landmarkbench.fetch import fetch_dataset
     from landmarkbench.manifest import load_manifest
 
