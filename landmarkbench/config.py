@@ -1,10 +1,20 @@
-"""Method configuration: defaults, ``--set key=value`` overrides, and the config hash."""
+"""Method configuration: defaults, their rules, ``--set key=value`` overrides, the config hash.
+
+A method (or a dataset) declares its settings once, as a ``DeclaredSettings``: the default
+of each key (which fixes its type), the ``Rule`` of the keys whose values are bounded
+(choices or a range), and checks that involve several keys. ``resolve_config`` applies the
+overrides and enforces all of them, so a bad value is refused with one sentence when a run
+is planned, never during training.
+"""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from landmarkbench.errors import ConfigError
@@ -14,7 +24,172 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-def _parse_value(key: str, text: str, default: Any) -> Any:
+@dataclass(frozen=True)
+class Rule:
+    """The values one setting accepts: a list of choices, or a numeric range.
+
+    For a tuple setting the range applies to every element and ``nonempty`` requires at
+    least one. Numbers must be finite whenever a range is given.
+
+    Attributes:
+        choices: The accepted values (text settings).
+        minimum: Lowest accepted number (inclusive unless ``exclusive_minimum``).
+        maximum: Highest accepted number (inclusive unless ``exclusive_maximum``).
+        nonempty: Tuple settings: at least one element.
+        odd: Integers only: the value must be odd (0 is accepted when ``zero_means`` is set).
+        zero_means: What 0 stands for, when 0 is a special value outside the range.
+        example: A valid value for the fix, e.g. "16,32,64".
+    """
+
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    nonempty: bool = False
+    odd: bool = False
+    zero_means: str | None = None
+    example: str | None = None
+
+    def describe(self) -> str:
+        """The rule as words, e.g. "a number > 0" or "one of 'unet', 'scn'"."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}")
+        noun = "an odd integer" if self.odd else "a finite number"
+        text = " ".join([noun, " and ".join(bounds)]) if bounds else noun
+        if self.zero_means:
+            text += f" (or 0 for {self.zero_means})"
+        return text
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` breaks the rule (a clause), or None when it is accepted."""
+        if isinstance(value, (tuple, list)):
+            if self.nonempty and not value:
+                return "must list at least one value"
+            for element in value:
+                if self._element_problem(element) is not None:
+                    return f"holds {element!r}; every element must be {self.describe()}"
+            return None
+        reason = self._element_problem(value)
+        return None if reason is None else f"must be {self.describe()}"
+
+    def _element_problem(self, value: Any) -> str | None:
+        if self.choices is not None:
+            return None if value in self.choices else "choice"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if self.zero_means and value == 0:
+            return None
+        if not math.isfinite(value):
+            return "finite"
+        low, high = self.minimum, self.maximum
+        if low is not None and (value < low or (self.exclusive_minimum and value == low)):
+            return "range"
+        if high is not None and (value > high or (self.exclusive_maximum and value == high)):
+            return "range"
+        if self.odd and int(value) % 2 == 0:
+            return "odd"
+        return None
+
+
+def choice(*values: Any) -> Rule:
+    """A setting that takes one of ``values``."""
+    return Rule(choices=tuple(values))
+
+
+def at_least(minimum: float, **more: Any) -> Rule:
+    """A number (or every element of a tuple) >= ``minimum``."""
+    return Rule(minimum=minimum, **more)
+
+
+def above(minimum: float, **more: Any) -> Rule:
+    """A finite number > ``minimum``."""
+    return Rule(minimum=minimum, exclusive_minimum=True, **more)
+
+
+# A check involving several settings: (resolved config, owner) -> a sentence or None.
+CrossCheck = Callable[[Mapping[str, Any], str], "str | None"]
+
+
+class DeclaredSettings(dict):
+    """Defaults of a method's (or dataset's) settings, with the rules they must obey.
+
+    It is a plain ``dict`` of the defaults (hashes and equality are those of the dict);
+    ``rules`` maps keys to a ``Rule`` and ``checks`` are functions over the whole resolved
+    configuration (e.g. a grid that must be divisible for the network's depth).
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        rules: Mapping[str, Rule] | None = None,
+        checks: Sequence[CrossCheck] = (),
+    ) -> None:
+        super().__init__(values)
+        unknown = sorted(set(rules or {}) - set(values))
+        if unknown:  # a programming error of the declaring module
+            raise KeyError(f"Rules for undeclared settings: {', '.join(unknown)}.")
+        self.rules: dict[str, Rule] = dict(rules or {})
+        self.checks: tuple[CrossCheck, ...] = tuple(checks)
+
+    def extend(
+        self,
+        values: Mapping[str, Any],
+        rules: Mapping[str, Rule] | None = None,
+        checks: Sequence[CrossCheck] = (),
+    ) -> DeclaredSettings:
+        """These settings with more (or changed) defaults, rules and checks."""
+        return DeclaredSettings(
+            {**self, **values}, {**self.rules, **(rules or {})}, (*self.checks, *checks)
+        )
+
+
+def check_settings(
+    settings: Mapping[str, Any], declared: Mapping[str, Any], *, owner: str, flag: str = "--set"
+) -> None:
+    """Enforce the rules and cross-checks of ``declared`` on resolved ``settings``.
+
+    Raises:
+        ConfigError: naming the first setting that breaks its rule, the rule and a fix.
+    """
+    for key, rule in getattr(declared, "rules", {}).items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        reason = rule.problem(value)
+        if reason is None:
+            continue
+        example = rule.example or _example(declared[key])
+        if rule.choices is not None and isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(c) for c in rule.choices], n=1)
+            example = close[0] if close else example
+        raise ConfigError(
+            f"Setting {key}={_shown(value)} of {owner} {reason}; pass e.g. {flag} {key}={example}."
+        )
+    for check in getattr(declared, "checks", ()):
+        sentence = check(settings, owner)
+        if sentence:
+            raise ConfigError(sentence)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value)) if value else "(empty)"
+    return str(value)
+
+
+def _example(default: Any) -> str:
+    if isinstance(default, (tuple, list)):
+        return ",".join(map(str, default))
+    return str(default)
+
+
+def _parse_value(key: str, text: str, default: Any, flag: str = "--set") -> Any:
     """Convert ``text`` to the type of ``default`` or raise a ConfigError sentence."""
     kind = type(default).__name__
     try:
@@ -30,15 +205,16 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
         if isinstance(default, (tuple, list)):
             parts = [p for p in text.replace("(", "").replace(")", "").split(",") if p.strip()]
             element = default[0] if default else 0
-            return tuple(_parse_value(key, p.strip(), element) for p in parts)
+            return tuple(_parse_value(key, p.strip(), element, flag) for p in parts)
         if default is None or isinstance(default, str):
             return text
     except ValueError:
         pass
     example = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+    what = "Dataset option" if flag == "--data-option" else "Setting"
     raise ConfigError(
-        f"Setting {key}={text!r} is not a valid {kind} (default {default!r}); "
-        f"pass a {kind}, e.g. --set {key}={example}."
+        f"{what} {key}={text!r} is not a valid {kind} (default {default!r}); "
+        f"pass a {kind}, e.g. {flag} {key}={example}."
     )
 
 
@@ -60,23 +236,32 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def resolve_config(
-    defaults: Mapping[str, Any], overrides: Mapping[str, str], *, owner: str
+    defaults: Mapping[str, Any],
+    overrides: Mapping[str, str],
+    *,
+    owner: str,
+    flag: str = "--set",
 ) -> dict[str, Any]:
-    """Apply text ``overrides`` to ``defaults`` with type checks.
+    """Apply text ``overrides`` to ``defaults`` with type checks, then enforce the rules.
 
     Args:
-        defaults: The method's default configuration (its values fix each key's type).
+        defaults: The default configuration (its values fix each key's type); a
+            ``DeclaredSettings`` also brings the rules every resolved value must obey.
         overrides: ``key -> text`` from the command line.
         owner: Name used in messages, e.g. "method 'argmax'".
+        flag: The command-line option the values come from, for the fix in messages.
 
     Raises:
-        ConfigError: for an unknown key (with close matches) or a badly typed value.
+        ConfigError: for an unknown key (with close matches), a badly typed value or a value
+            that breaks its rule (a choice, a range, a cross-check).
     """
     resolved = dict(defaults)
     for key, text in overrides.items():
         if key not in defaults:
-            raise ConfigError(did_you_mean(f"setting for {owner}", key, list(defaults)))
-        resolved[key] = _parse_value(key, text, defaults[key])
+            kind = "option of" if flag == "--data-option" else "setting for"
+            raise ConfigError(did_you_mean(f"{kind} {owner}", key, list(defaults)))
+        resolved[key] = _parse_value(key, text, defaults[key], flag)
+    check_settings(resolved, defaults, owner=owner, flag=flag)
     return resolved
 
 

@@ -1,17 +1,21 @@
 """Turn command-line options into validated benchmark runs, execute them, report.
 
 Every name, option and override is checked before the first fold trains, so a typo in the
-last method never costs the training time of the first.
+last method never costs the training time of the first: each method's settings against its
+declared rules and the dataset's grid, the dataset options against theirs, and the data
+itself (``LandmarkDataset.check_inputs``: the rules ``validate`` applies to annotations and
+image shapes). Only then are the runs built (which writes the split files).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from landmarkbench.catalog import DATASETS, METHODS
-from landmarkbench.config import parse_overrides, resolve_config
+from landmarkbench.config import DeclaredSettings, parse_overrides, resolve_config
+from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import ConfigError, LandmarkBenchError, ResultsError, UsageError
 from landmarkbench.registry import did_you_mean
 from landmarkbench.runner import BenchmarkRun, RunOutcome, RunRequest
@@ -30,16 +34,40 @@ def dataset_option_defaults(dataset_cls: type) -> dict[str, Any]:
     }
 
 
+def dataset_option_settings(dataset_cls: type) -> DeclaredSettings:
+    """The dataset's options with their defaults and the rules it declares
+    (``option_rules``, a mapping of option name to ``config.Rule``)."""
+    defaults = dataset_option_defaults(dataset_cls)
+    rules = {
+        key: rule
+        for key, rule in getattr(dataset_cls, "option_rules", {}).items()
+        if key in defaults
+    }
+    return DeclaredSettings(defaults, rules)
+
+
+def refuse_ground_truth_option(texts: Mapping[str, str], command: str) -> None:
+    """Ground truth has one spelling on every command, ``--gt``; refuse the other one."""
+    if "ground_truth" in texts:
+        value = texts["ground_truth"] or "NAME"
+        raise UsageError(
+            f"Ground truth is chosen with --gt on every command, not with --data-option; "
+            f"write 'landmarkbench {command} ... --gt {value}' instead of "
+            f"--data-option ground_truth={value}."
+        )
+
+
 def _dataset_options(dataset: str, pairs: Sequence[str], data_dir: str | None) -> dict[str, Any]:
     texts = parse_overrides(pairs)
-    defaults = dataset_option_defaults(DATASETS.get(dataset))
+    refuse_ground_truth_option(texts, "run")
+    defaults = dataset_option_settings(DATASETS.get(dataset))
     if data_dir is not None:
         # Real datasets read from data_dir; synthetic ones keep their generated cases there.
         key = "data_dir" if "data_dir" in defaults else "cache_dir"
         if key not in defaults:
             raise UsageError(f"Dataset {dataset!r} takes no folder; drop --data-dir.")
         texts[key] = data_dir
-    resolved = resolve_config(defaults, texts, owner=f"dataset {dataset!r}")
+    resolved = resolve_config(defaults, texts, owner=f"dataset {dataset!r}", flag="--data-option")
     return {key: resolved[key] for key in texts}
 
 
@@ -94,8 +122,19 @@ def plan_requests(
             f"None of {', '.join(methods)} gives probability maps, so there are no prediction "
             f"regions to compute; drop --uncertainty or add one of: {', '.join(able)}."
         )
+    folds = common.get("folds")
+    if folds is not None and folds < 2:
+        raise UsageError(
+            f"--folds {folds} is not a cross-validation: k-fold needs at least 2 folds so that "
+            "every case is tested by a model that never saw it; use --folds 2 or more, or drop "
+            "--folds for the default of 5."
+        )
     options = _dataset_options(dataset, data_options, data_dir)
     per_method = _method_overrides(methods, overrides)
+    data = DATASETS.get(dataset)(ground_truth=common.get("ground_truth"), **options)
+    for method in methods:
+        _check_method(method, per_method[method], data)
+    data.check_inputs()
     runs = []
     for method in methods:
         for seed in seeds:
@@ -111,6 +150,16 @@ def plan_requests(
             )
             runs.append(BenchmarkRun(request))
     return runs
+
+
+def _check_method(method: str, overrides: Mapping[str, str], data: LandmarkDataset) -> None:
+    """A method's settings against its rules and, where it can run on ``data``, against the
+    data (e.g. its network grid); the runner repeats the first part when it builds the run."""
+    method_cls = METHODS.get(method)
+    owner = f"method {method!r}"
+    config = resolve_config(method_cls.defaults, overrides, owner=owner)
+    if data.multi_instance == method_cls.multi_instance and data.ndim in method_cls.supported_ndim:
+        method_cls.check_planned(config, data, owner)
 
 
 def execute_plan(

@@ -7,9 +7,11 @@ Validation only reads: it never writes into the data folder.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from landmarkbench.errors import DataError
 from landmarkbench.manifest import sha256_of
@@ -62,6 +64,59 @@ def check_checksums(data_dir: Path, checksums: Mapping[str, str]) -> list[Proble
                 )
             )
     return problems
+
+
+def _point_text(point: np.ndarray) -> str:
+    if len(point) == 2:
+        return f"row {point[0]:g}, col {point[1]:g}"
+    return "index (" + ", ".join(f"{v:g}" for v in point) + ")"
+
+
+def landmark_problem(
+    landmarks: np.ndarray,
+    shape: Sequence[int],
+    fix: str,
+    *,
+    line_of: Callable[[int], str] | None = None,
+    missing_allowed: bool = True,
+) -> str | None:
+    """The first landmark that is not finite or lies outside its image, as a sentence.
+
+    The one rule ``validate`` and ``run`` apply to annotations (``run`` before training):
+    with pixel centres at integers, an image of n pixels along an axis covers
+    [-0.5, n - 0.5]. A landmark whose coordinates are all NaN is a missing landmark (allowed
+    when ``missing_allowed``); a partly NaN or infinite one is never allowed.
+
+    Args:
+        landmarks: (C, d) in array-index order, on the image's grid.
+        shape: The image's spatial shape (from its header).
+        fix: What to do, appended to the sentence.
+        line_of: Where landmark k is written in ``where``, e.g. "line 3"; default
+            "landmark k+1". The sentence names neither the file nor the image: the
+            ``Problem`` holding it names the file.
+        missing_allowed: Whether all-NaN landmarks are the dataset's missing ones.
+
+    Returns:
+        None when every landmark passes.
+    """
+    points = np.asarray(landmarks, dtype=float)
+    extent = np.asarray(shape[: points.shape[-1]], dtype=float) - 0.5
+    for k, point in enumerate(points):
+        place = line_of(k) if line_of else f"landmark {k + 1}"
+        if np.isnan(point).all() and missing_allowed:
+            continue
+        if not np.isfinite(point).all():
+            return (
+                f"{place} holds the non-finite coordinates "
+                f"{', '.join(f'{v:g}' for v in point)}; a landmark must be a finite position in "
+                f"its image: {fix}"
+            )
+        if (point < -0.5).any() or (point > extent).any():
+            size = " x ".join(str(int(s)) for s in shape)
+            return (
+                f"{place} puts a landmark at {_point_text(point)}, outside its {size} image; {fix}"
+            )
+    return None
 
 
 def format_problems(problems: Iterable[Problem]) -> str:

@@ -156,4 +156,5 @@ def test_validate_tree_reports_planted_faults_and_writes_nothing(tmp_path: Path)
     assert "images/pelvis_001.dcm: Cannot read DICOM" in text
     assert "images/pelvis_002.dcm: DICOM PixelSpacing" in text and "look swapped" in text
     assert "'pelvis_003' has spacing [0.18, -1.0] mm" in text
-    assert "images/pelvis_004.dcm: a landmark at row" in text and "outside" in text
+    assert "images/pelvis_004.dcm: landmark L1 of Coordinates_information row 6" in text
+    assert "outside" in text

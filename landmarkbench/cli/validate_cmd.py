@@ -12,7 +12,9 @@ EXAMPLES = """Examples:
 
   landmarkbench validate isbi2015 --data-dir ~/data/isbi2015
 
-  landmarkbench validate isbi2015 --data-dir ~/data/isbi2015 --data-option ground_truth=senior
+  landmarkbench validate isbi2015 --data-dir ~/data/isbi2015 --gt senior
+
+  landmarkbench validate oai_pelvis --data-dir ~/data/oai --data-option coordinate_scale=4
 """
 
 
@@ -23,8 +25,10 @@ def _options_for(validate_tree: Any, dataset: str, pairs: tuple[str, ...]) -> di
     ``**options``, other keys are passed on as text.
     """
     from landmarkbench.config import parse_overrides, resolve_config
+    from landmarkbench.run_plan import refuse_ground_truth_option
 
     texts = parse_overrides(pairs)
+    refuse_ground_truth_option(texts, "validate")
     params = inspect.signature(validate_tree).parameters
     open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     defaults = {
@@ -33,7 +37,9 @@ def _options_for(validate_tree: Any, dataset: str, pairs: tuple[str, ...]) -> di
         if p.default is not inspect.Parameter.empty
     }
     known = {k: v for k, v in texts.items() if k in defaults or not open_ended}
-    resolved = resolve_config(defaults, known, owner=f"dataset {dataset!r} validation")
+    resolved = resolve_config(
+        defaults, known, owner=f"dataset {dataset!r} validation", flag="--data-option"
+    )
     typed = {key: resolved[key] for key in known}
     typed.update({k: v for k, v in texts.items() if k not in known})
     return typed
@@ -64,9 +70,17 @@ def _case_count(cls: Any, data_dir: Path, options: dict[str, Any]) -> int | None
     "data_options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Dataset option passed to the check, e.g. ground_truth=senior.",
+    help="Dataset option passed to the check, e.g. coordinate_scale=4.",
 )
-def validate_command(dataset: str, data_dir: Path, data_options: tuple[str, ...]) -> None:
+@click.option(
+    "--gt",
+    "ground_truth",
+    default=None,
+    help="Ground-truth source to check (dataset specific), as on 'run'.",
+)
+def validate_command(
+    dataset: str, data_dir: Path, data_options: tuple[str, ...], ground_truth: str | None
+) -> None:
     """Check every file of a dataset tree and list all problems (reads only)."""
     from landmarkbench.catalog import DATASETS
     from landmarkbench.errors import DataError, UsageError
@@ -85,6 +99,14 @@ def validate_command(dataset: str, data_dir: Path, data_options: tuple[str, ...]
             f"extracted {dataset} files (or run 'landmarkbench fetch {dataset}')."
         )
     options = _options_for(validate_tree, dataset, data_options)
+    if ground_truth is not None:
+        choices = tuple(getattr(cls, "ground_truth_options", ()))
+        if ground_truth not in choices:
+            raise UsageError(
+                f"--gt {ground_truth!r} is not a ground truth of dataset {dataset!r}; choose one "
+                f"of {', '.join(choices) or '(none)'}."
+            )
+        options["ground_truth"] = ground_truth
     problems = list(validate_tree(data_dir, **options))
     if problems:
         click.echo(format_problems(problems))

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from landmarkbench.errors import UsageError
+from landmarkbench.errors import DataError, UsageError
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +127,24 @@ class LandmarkDataset(ABC):
     @abstractmethod
     def load(self, case_id: str) -> Case:
         """Load one case with the chosen ground truth."""
+
+    def check_inputs(self) -> None:
+        """Refuse, before anything trains, data that a run must not score.
+
+        ``run`` calls this once per plan. The default requires at least one case; datasets
+        read from disk extend it with the rules ``validate`` applies to their files
+        (annotations inside their images, finite coordinates, image shapes), reading image
+        headers rather than pixels so that it stays fast.
+
+        Raises:
+            DataError: naming the first offending file (and line) and the fix.
+        """
+        if not self.case_ids():
+            raise DataError(
+                f"Dataset {self.name!r} has no cases with the options given "
+                f"({self.options() or 'defaults'}); check the options, e.g. 'landmarkbench "
+                f"ls datasets' for what it takes."
+            )
 
     def load_many(self, case_ids: Sequence[str]) -> list[Case]:
         """Load several cases, in the given order."""

@@ -83,6 +83,35 @@ class ISBI2015(LandmarkDataset):
         first = self.load(self.case_ids()[0])
         return tuple(max(32, -(-(s // 4) // 16) * 16) for s in first.shape)
 
+    def check_inputs(self) -> None:
+        """Refuse before training a folder without images, and the files ``validate``
+        would report for the cases and annotators this run uses (image headers that
+        disagree with the tree, malformed or non-finite annotation lines, landmarks outside
+        their image), naming the file and line.
+
+        Raises:
+            DataError: for the first problem, with the fix.
+        """
+        from landmarkbench.datasets.isbi2015_tree import input_problems
+        from landmarkbench.datasets.real_data import refuse_problems
+
+        if not self.case_ids():
+            folders = ", ".join(f"RawImage/{f}/" for f, _a, _b in files.SPLIT_FOLDERS.values())
+            raise DataError(
+                f"ISBI 2015 data folder '{self.data_dir}' holds no images (looked for NNN.bmp "
+                f"in {folders}); extract RawImage.rar and AnnotationsByMD.rar there "
+                "('landmarkbench fetch isbi2015'), or write a miniature with 'landmarkbench "
+                "fixture isbi2015 --out DIR' and pass --data-dir DIR."
+            )
+        used = (
+            files.ANNOTATORS
+            if self.ground_truth == "mean"
+            else ("junior" if self.ground_truth == "junior" else "senior",)
+        )
+        refuse_problems(
+            input_problems(self.data_dir, self.case_ids(), used), self.name, self.data_dir
+        )
+
     def case_ids(self) -> list[str]:
         """Ids "001".."400" whose image exists in its official folder, sorted."""
         if self._ids is None:

@@ -38,6 +38,12 @@ class AnnotationFile:
 
     landmarks: np.ndarray
     labels: tuple[str, ...]
+    # The file's line number (from 1) of each coordinate line, for messages.
+    line_numbers: tuple[int, ...] = ()
+
+    def line_of(self, k: int) -> str:
+        """Where landmark ``k`` (from 0) is written: "line N"."""
+        return f"line {self.line_numbers[k]}" if self.line_numbers else f"landmark {k + 1}"
 
 
 def split_of(case_id: str) -> str:
@@ -100,10 +106,11 @@ def parse_annotation_text(text: str, display: str) -> AnnotationFile:
     Raises:
         DataError: if the file does not start with exactly 19 coordinate lines.
     """
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
+    numbered = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
+    numbered = [(n, line) for n, line in numbered if line]
+    lines = [line for _n, line in numbered]
     points: list[tuple[float, float]] = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in numbered:
         pair = _coordinate_pair(line)
         if pair is None:
             if len(points) < NUM_LANDMARKS and "," in line:
@@ -112,6 +119,12 @@ def parse_annotation_text(text: str, display: str) -> AnnotationFile:
                     f"lines are 'x,y' pixel numbers. {_FIX}"
                 )
             break
+        if not all(np.isfinite(pair)):
+            raise DataError(
+                f"Landmark file '{display}' line {number} reads {line!r}; ISBI 2015 has no "
+                f"missing landmarks, so every coordinate line holds two finite pixel numbers. "
+                f"{_FIX}"
+            )
         points.append(pair)
     if len(points) != NUM_LANDMARKS:
         raise DataError(
@@ -119,7 +132,11 @@ def parse_annotation_text(text: str, display: str) -> AnnotationFile:
             f"have {NUM_LANDMARKS}. {_FIX}"
         )
     xy = np.asarray(points, dtype=float)
-    return AnnotationFile(landmarks=xy[:, ::-1].copy(), labels=tuple(lines[NUM_LANDMARKS:]))
+    return AnnotationFile(
+        landmarks=xy[:, ::-1].copy(),
+        labels=tuple(lines[NUM_LANDMARKS:]),
+        line_numbers=tuple(n for n, _line in numbered[:NUM_LANDMARKS]),
+    )
 
 
 def read_annotation(path: Path, display: str) -> AnnotationFile:

@@ -59,6 +59,7 @@ def validate_tree(data_dir: Path, checksum_file: str | Path | None = None, **opt
         raise UsageError(f"ISBI 2015 data_dir '{data_dir}' is not a folder; pass the data folder.")
     problems: list[Problem] = []
     shapes = _check_images(data_dir, problems)
+    problems += shape_problems(shapes)
     for annotator in files.ANNOTATORS:
         _check_annotations(data_dir, annotator, shapes, problems)
     problems += _checksum_problems(data_dir, checksum_file)
@@ -116,7 +117,7 @@ def _check_annotations(
         if label_text:
             problems.append(Problem(relative, label_text))
         if case_id in shapes:
-            outside = _outside_message(annotation.landmarks, shapes[case_id], relative)
+            outside = annotation_problem(annotation, shapes[case_id])
             if outside:
                 problems.append(Problem(relative, outside))
     problems += missing_file_problems(
@@ -128,23 +129,74 @@ def _check_annotations(
     )
 
 
-def _outside_message(landmarks: np.ndarray, shape: tuple[int, ...], display: str) -> str | None:
-    rows, cols = shape[:2]
-    inside = (
-        (landmarks[:, 0] >= 0)
-        & (landmarks[:, 0] <= rows - 1)
-        & (landmarks[:, 1] >= 0)
-        & (landmarks[:, 1] <= cols - 1)
+def annotation_problem(annotation: files.AnnotationFile, shape: tuple[int, ...]) -> str | None:
+    """A sentence when a landmark of ``annotation`` lies outside its image of ``shape``
+    (the rule ``validate`` and ``run`` share: ``validation.landmark_problem``)."""
+    from landmarkbench.validation import landmark_problem
+
+    return landmark_problem(
+        annotation.landmarks,
+        shape,
+        "the file belongs to another image or is corrupt: re-extract AnnotationsByMD.rar.",
+        line_of=annotation.line_of,
+        missing_allowed=False,
     )
-    if inside.all():
-        return None
-    k = int(np.flatnonzero(~inside)[0])
-    row, col = landmarks[k]
-    return (
-        f"Landmark {k + 1} of '{display}' at x={col:g}, y={row:g} lies outside its "
-        f"{cols} x {rows} image; the file belongs to another image or is corrupt: "
-        "re-extract AnnotationsByMD.rar."
-    )
+
+
+def shape_problems(shapes: dict[str, tuple[int, ...]]) -> list:
+    """Images whose shape differs from the tree's usual one (all ISBI 2015 images share one
+    grid, 2400 x 1935 in the release): a stray file from elsewhere, or a resized copy."""
+    from collections import Counter
+
+    from landmarkbench.validation import Problem
+
+    if len(shapes) < 2:
+        return []
+    usual, count = Counter(tuple(s) for s in shapes.values()).most_common(1)[0]
+    if count == 1:
+        return []
+    size = " x ".join(map(str, usual))
+    return [
+        Problem(
+            files.image_relpath(case_id),
+            f"is {' x '.join(map(str, shape))} pixels while {count} other images of this tree "
+            f"are {size} (rows x cols; the release's are "
+            f"{' x '.join(map(str, files.FULL_IMAGE_SHAPE))}); replace it with the original "
+            "from RawImage.rar.",
+        )
+        for case_id, shape in sorted(shapes.items())
+        if tuple(shape) != usual
+    ]
+
+
+def input_problems(data_dir: Path, case_ids: Sequence[str], annotators: Sequence[str]) -> list:
+    """What ``run`` must refuse before training: image headers that disagree with the tree,
+    annotation files that are malformed or put a landmark outside their image. Reads image
+    headers and annotation files only (fast); ``validate_tree`` applies the same rules."""
+    from landmarkbench.imageio import read_image_shape
+    from landmarkbench.validation import Problem
+
+    problems: list = []
+    shapes = {}
+    for case_id in case_ids:
+        try:
+            shapes[case_id] = read_image_shape(data_dir / files.image_relpath(case_id))
+        except DataError as exc:
+            problems.append(Problem(files.image_relpath(case_id), str(exc)))
+    problems += shape_problems(shapes)
+    for case_id, shape in shapes.items():
+        for annotator in annotators:
+            path = files.annotation_folder(data_dir, annotator) / f"{case_id}.txt"
+            relative = files.display_path(path, data_dir)
+            try:
+                annotation = files.read_annotation(path, relative)
+            except DataError as exc:
+                problems.append(Problem(relative, str(exc)))
+                continue
+            outside = annotation_problem(annotation, shape)
+            if outside:
+                problems.append(Problem(relative, outside))
+    return problems
 
 
 def _checksum_problems(data_dir: Path, checksum_file: str | Path | None) -> list:

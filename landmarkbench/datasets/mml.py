@@ -71,6 +71,14 @@ def read_label(path: Path, axes: tuple[int, int, int]) -> np.ndarray:
             f"MML label file '{path}' has shape {label.shape}; MML labels are "
             f"{NUM_LANDMARKS} x 3 voxel coordinates. Re-extract the dataset."
         )
+    finite = np.isfinite(np.asarray(label, dtype=np.float64)).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise DataError(
+            f"MML label file '{path}' row {row + 1} (L{row + 1}) holds "
+            f"{np.asarray(label[row]).tolist()}; coordinates must be finite (MML marks a missing "
+            "landmark with non-positive ones). Re-extract the dataset."
+        )
     landmarks = to_array_order(label, axes)
     # The dataset marks a missing landmark with negative or zero coordinates.
     missing = ~np.all(landmarks > 0, axis=1)
@@ -248,6 +256,28 @@ class MML(LandmarkDataset):
                 ids = [c for s in SPLITS for c in by_split[s][: self.mini_cases]]
             self._ids = sorted(ids)
         return list(self._ids)
+
+    def check_inputs(self) -> None:
+        """Refuse before training a tree without cases, and what ``validate`` would report
+        for the chosen cases: unreadable or non-finite labels, spacing, volume headers that
+        are not 3D, landmarks outside their volume (headers only: fast).
+
+        Raises:
+            DataError: for the first problem, with the fix.
+        """
+        from landmarkbench.datasets.mml_tree import case_input_problems
+        from landmarkbench.datasets.real_data import refuse_problems
+
+        if not self.case_ids():
+            raise DataError(
+                f"MML folder '{self.root}' holds no cases of subset {self.subset!r} (no "
+                f"*{LABEL_SUFFIX} in {', '.join(s + '/' for s in SPLITS)}); extract the MML "
+                "dataset there, or write a miniature with 'landmarkbench fixture mml --out DIR'."
+            )
+        problems = []
+        for case_id in self.case_ids():
+            problems += case_input_problems(self, case_id)
+        refuse_problems(problems, self.name, self.root)
 
     def split_ids(self, split: str) -> list[str]:
         """The subset's case ids in one of the folders train, val, test."""

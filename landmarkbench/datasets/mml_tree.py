@@ -119,20 +119,42 @@ def _check_case(
     except DataError as error:
         problems.append(Problem(_shown(volume, base), str(error)))
         return problems
-    if array.ndim != 3:
-        problems.append(Problem(_shown(volume, base), f"is {array.ndim}D; MML volumes are 3D."))
-    elif landmarks is not None:
-        limit = np.array(array.shape) - 0.5
-        for index, point in enumerate(landmarks):
-            if np.all(np.isfinite(point)) and (np.any(point < -0.5) or np.any(point > limit)):
-                problems.append(
-                    Problem(
-                        _shown(label, base),
-                        f"landmark L{index + 1} at {point.tolist()} (array order) lies outside "
-                        f"the volume of shape {array.shape}; check label_axes.",
-                    )
-                )
+    problems += _volume_problems(array.shape, landmarks, _shown(volume, base), _shown(label, base))
     return problems
+
+
+def _volume_problems(
+    shape: tuple[int, ...], landmarks: np.ndarray | None, volume: str, label: str
+) -> list[Problem]:
+    """A volume that is not 3D, or a landmark outside it (``validation.landmark_problem``):
+    the rules ``validate`` and ``run`` share."""
+    from landmarkbench.validation import landmark_problem
+
+    if len(shape) != 3:
+        return [Problem(volume, f"is {len(shape)}D; MML volumes are 3D.")]
+    if landmarks is None:
+        return []
+    text = landmark_problem(
+        landmarks,
+        shape,
+        "check label_axes (the volume axis of each label column).",
+        line_of=lambda k: f"row {k + 1} (L{k + 1}, array order)",
+    )
+    return [Problem(label, text)] if text else []
+
+
+def case_input_problems(dataset: Any, case_id: str) -> list[Problem]:
+    """What ``run`` must refuse before training for one case of an ``MML`` dataset: its
+    label, spacing and volume header, and its landmarks against the volume's shape."""
+    try:
+        case = dataset.load(case_id)
+    except DataError as error:
+        return [Problem(case_id, str(error))]
+    split_dir, stem = dataset._locate(case_id)
+    label = _shown(split_dir / f"{stem}{LABEL_SUFFIX}", dataset.root)
+    return _volume_problems(
+        case.shape, case.landmarks, _shown(Path(case.source), dataset.root), label
+    )
 
 
 def _fixture_landmarks(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

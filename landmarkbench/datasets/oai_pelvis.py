@@ -93,6 +93,26 @@ class OAIPelvis(LandmarkDataset):
         first = self.load(self.case_ids()[0])
         return tuple(max(32, -(-(s // 4) // 16) * 16) for s in first.shape)
 
+    def check_inputs(self) -> None:
+        """Refuse before training a folder without usable cases, and what ``validate``
+        would report for them: unreadable image headers, missing spacing rows, landmarks
+        that are not finite or lie outside their image (naming the table row).
+
+        Raises:
+            DataError: for the first problem, with the fix.
+        """
+        from landmarkbench.datasets.oai_pelvis_tree import input_problems
+        from landmarkbench.datasets.real_data import refuse_problems
+
+        if not self.case_ids():
+            raise DataError(
+                f"OAI pelvis data folder '{self.data_dir}' has no image in '{self.image_dir}' "
+                f"for any row of {files.COORDINATES_TABLE}; copy the images there (or pass "
+                "--data-option image_dir=...), or write a miniature with 'landmarkbench fixture "
+                "oai_pelvis --out DIR'."
+            )
+        refuse_problems(input_problems(self), self.name, self.data_dir)
+
     def case_ids(self) -> list[str]:
         """Ids of the coordinate rows whose image exists, sorted."""
         return sorted(self._image_paths())

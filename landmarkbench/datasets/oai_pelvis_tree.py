@@ -65,6 +65,7 @@ def validate_tree(
         rows, spacings, spacing_display = tables
         image_root = data_dir / str(image_dir or "images")
         missing = []
+        table_rows = _table_rows(rows)
         for case_id, row in rows.items():
             path = files.find_image(image_root, row, case_id)
             if path is None:
@@ -75,7 +76,9 @@ def validate_tree(
             if text:
                 problems.append(_problem(spacing_display, text))
                 spacing = None
-            problems += _image_problems(path, data_dir, row.stored_xy[:, ::-1] * scale, spacing)
+            problems += _image_problems(
+                path, data_dir, row.stored_xy[:, ::-1] * scale, spacing, table_rows[case_id]
+            )
         problems += missing_file_problems(
             _relative(image_root, data_dir), missing, len(rows), "image", "the image download"
         )
@@ -113,8 +116,56 @@ def _read_tables(data_dir: Path, problems: list) -> tuple | None:
     return parsed[0][0], parsed[1][0], parsed[1][1]
 
 
+def _table_rows(rows: dict) -> dict[str, int]:
+    """The table row number of each case (row 1 is the header)."""
+    return {case_id: number for number, case_id in enumerate(rows, start=2)}
+
+
+def landmarks_problem(
+    landmarks_rc: np.ndarray, shape: tuple[int, ...], table_row: int
+) -> str | None:
+    """A sentence when a scaled landmark is not finite (NaN marks a missing one) or lies
+    outside the image (``validation.landmark_problem``, the rule of validate and run)."""
+    from landmarkbench.validation import landmark_problem
+
+    return landmark_problem(
+        landmarks_rc,
+        shape,
+        "check coordinate_scale, the coordinates table or the image's grid.",
+        line_of=lambda k: (
+            f"landmark L{k + 1} of {files.COORDINATES_TABLE} row {table_row} "
+            "(after coordinate_scale)"
+        ),
+    )
+
+
+def input_problems(dataset: Any) -> list:
+    """What ``run`` must refuse before training: per case the image header, the spacing
+    row, and the scaled landmarks against the image (header only: fast)."""
+    from landmarkbench.imageio import read_image_shape
+
+    problems: list = []
+    table_rows = _table_rows(dataset._coordinate_rows())
+    for case_id, path in sorted(dataset._image_paths().items()):
+        relative = _relative(path, dataset.data_dir)
+        try:
+            shape = read_image_shape(path)
+            dataset.spacing_of(case_id)
+        except DataError as exc:
+            problems.append(_problem(relative, str(exc)))
+            continue
+        text = landmarks_problem(dataset.landmarks_of(case_id), shape, table_rows[case_id])
+        if text:
+            problems.append(_problem(relative, text))
+    return problems
+
+
 def _image_problems(
-    path: Path, data_dir: Path, landmarks_rc: np.ndarray, spacing: np.ndarray | None
+    path: Path,
+    data_dir: Path,
+    landmarks_rc: np.ndarray,
+    spacing: np.ndarray | None,
+    table_row: int,
 ) -> list:
     """Decoding, landmarks inside the image, and DICOM header spacing vs the table."""
     from landmarkbench.imageio import read_image
@@ -125,19 +176,9 @@ def _image_problems(
     except DataError as exc:
         return [_problem(relative, str(exc))]
     problems = []
-    rows, cols = loaded.array.shape[:2]
-    finite = np.isfinite(landmarks_rc).all(axis=1)
-    points = landmarks_rc[finite]
-    outside = (points < 0).any(axis=1) | (points > np.array([rows - 1, cols - 1])).any(axis=1)
-    if outside.any():
-        row, col = points[np.flatnonzero(outside)[0]]
-        problems.append(
-            _problem(
-                relative,
-                f"a landmark at row {row:g}, col {col:g} (after coordinate_scale) lies outside "
-                f"the {rows} x {cols} image; check coordinate_scale or the image's grid",
-            )
-        )
+    text = landmarks_problem(landmarks_rc, loaded.array.shape[:2], table_row)
+    if text:
+        problems.append(_problem(relative, text))
     header = loaded.spacing
     if spacing is not None and header is not None:
         text = _spacing_mismatch(np.asarray(header, dtype=float), spacing)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from landmarkbench.errors import UsageError
+from landmarkbench.errors import DataError, UsageError
 
 
 def require_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
@@ -25,6 +26,22 @@ def require_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
             "holds the extracted release."
         )
     return path
+
+
+def refuse_problems(problems: Sequence[Any], dataset: str, data_dir: Path) -> None:
+    """Raise the first problem found before a run as a DataError (``check_inputs``).
+
+    Raises:
+        DataError: naming the file, what is wrong, the fix, and how to list every problem.
+    """
+    if not problems:
+        return
+    more = f" ({len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    raise DataError(
+        f"{dataset} data folder '{data_dir}': {problems[0]}{more}; nothing was trained. Fix "
+        f"the files, or list every problem with 'landmarkbench validate {dataset} "
+        f"--data-dir {data_dir}'."
+    )
 
 
 def draw_landmark_dots(

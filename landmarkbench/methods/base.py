@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from landmarkbench.datasets.base import Case
+from landmarkbench.datasets.base import Case, LandmarkDataset
 
 if TYPE_CHECKING:
     import torch
@@ -77,6 +77,19 @@ class Method(ABC):
     # True for methods that can give per-landmark probability maps (``probability_batches``),
     # the input of conformal prediction regions.
     supports_conformal: ClassVar[bool] = False
+
+    @classmethod
+    def check_planned(cls, config: dict[str, Any], dataset: LandmarkDataset, owner: str) -> None:
+        """Checks of a resolved ``config`` that need the dataset, run before anything trains.
+
+        The rules of single settings live with ``defaults`` (``config.DeclaredSettings``);
+        this hook is for what the data decides, e.g. whether the network grid suits the
+        network's depth. The default checks nothing.
+
+        Raises:
+            ConfigError: with the setting, the rule and a working ``--set``.
+        """
+        return None
 
     def __init__(self, config: Mapping[str, Any], *, num_landmarks: int, ndim: int) -> None:
         self.config = dict(config)

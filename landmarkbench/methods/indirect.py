@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from landmarkbench.catalog import METHODS
+from landmarkbench.config import above
 from landmarkbench.methods.heatmap_method import HEATMAP_DEFAULTS, HeatmapMethod
 
 
@@ -16,9 +17,7 @@ class SoftArgmaxRegression(HeatmapMethod):
 
     decoder = "soft_argmax"
     training_family = "unet_soft_argmax"
-    defaults: ClassVar[dict[str, Any]] = {
-        **HEATMAP_DEFAULTS,
-        "target": "coordinates",
-        "softmax_temperature": 1.0,
-        "learning_rate": 1e-3,
-    }
+    defaults: ClassVar[dict[str, Any]] = HEATMAP_DEFAULTS.extend(
+        {"target": "coordinates", "softmax_temperature": 1.0, "learning_rate": 1e-3},
+        rules={"softmax_temperature": above(0)},
+    )

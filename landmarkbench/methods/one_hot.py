@@ -7,13 +7,9 @@ from typing import Any, ClassVar
 from landmarkbench.catalog import METHODS
 from landmarkbench.methods.heatmap_method import HEATMAP_DEFAULTS, HeatmapMethod
 
-ONE_HOT_DEFAULTS: dict[str, Any] = {
-    **HEATMAP_DEFAULTS,
-    "target": "onehot",
-    "learning_rate": 1e-3,
-    "lsa_window": 5,
-    "lsa_temperature": 1.0,
-}
+ONE_HOT_DEFAULTS = HEATMAP_DEFAULTS.extend(
+    {"target": "onehot", "learning_rate": 1e-3, "lsa_window": 5, "lsa_temperature": 1.0}
+)
 
 
 class _OneHot(HeatmapMethod):
@@ -36,4 +32,4 @@ class OneHotEnsemble(_OneHot):
     """``ensemble_size`` one-hot models trained with different seeds; their logits are
     averaged, then the spatial softmax is decoded (Jonkers et al. 2025)."""
 
-    defaults: ClassVar[dict[str, Any]] = {**ONE_HOT_DEFAULTS, "ensemble_size": 5}
+    defaults: ClassVar[dict[str, Any]] = ONE_HOT_DEFAULTS.extend({"ensemble_size": 5})

@@ -5,20 +5,29 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from landmarkbench.catalog import METHODS
+from landmarkbench.config import Rule, above, at_least
 from landmarkbench.methods.heatmap_method import HEATMAP_DEFAULTS, HeatmapMethod
 
-SCN_DEFAULTS: dict[str, Any] = {
-    **HEATMAP_DEFAULTS,
-    "network": "scn",
-    # Scaled for a CPU (the reference uses 128 filters at 512 x 512, see methods.md).
-    "scn_filters": 48,
-    "scn_levels": 4,
-    "scn_dropout": 0.5,
-    "scn_downsample": 16,
-    # Spatial-configuration kernel; 0 = the network's default (11 in 2D, smaller in 3D).
-    "scn_kernel": 0,
-    "learning_rate": 1e-3,
-}
+SCN_DEFAULTS = HEATMAP_DEFAULTS.extend(
+    {
+        "network": "scn",
+        # Scaled for a CPU (the reference uses 128 filters at 512 x 512, see methods.md).
+        "scn_filters": 48,
+        "scn_levels": 4,
+        "scn_dropout": 0.5,
+        "scn_downsample": 16,
+        # Spatial-configuration kernel; 0 = the network's default (11 in 2D, smaller in 3D).
+        "scn_kernel": 0,
+        "learning_rate": 1e-3,
+    },
+    rules={
+        "scn_filters": at_least(1),
+        "scn_levels": at_least(1),
+        "scn_dropout": Rule(minimum=0, maximum=1, exclusive_maximum=True),
+        "scn_downsample": at_least(1),
+        "scn_kernel": Rule(minimum=1, odd=True, zero_means="the network's default"),
+    },
+)
 
 
 @METHODS.register("scn", "Spatial Configuration Net, static Gaussian heatmaps (L2).")
@@ -41,10 +50,7 @@ class SCNAdaptiveGaussian(HeatmapMethod):
 
     decoder = "local_soft_argmax"
     training_family = "scn_adaptive_gaussian"
-    defaults: ClassVar[dict[str, Any]] = {
-        **SCN_DEFAULTS,
-        "target": "adaptive_gaussian",
-        "sigma_px": 2.0,
-        "gamma": 100.0,
-        "alpha": 5.0,
-    }
+    defaults: ClassVar[dict[str, Any]] = SCN_DEFAULTS.extend(
+        {"target": "adaptive_gaussian", "sigma_px": 2.0, "gamma": 100.0, "alpha": 5.0},
+        rules={"gamma": above(0), "alpha": at_least(0)},
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from landmarkbench.catalog import METHODS
+from landmarkbench.config import Rule, at_least
 from landmarkbench.methods.heatmap_method import DECODING_KEYS, HEATMAP_DEFAULTS, HeatmapMethod
 
 
@@ -58,12 +59,14 @@ class PeakHeatmapUNet(HeatmapMethod):
     supports_conformal = False  # several points per class map: no per-point region
     training_family = "unet_gaussian_heatmap_multi_instance"
     decoder_keys = DECODING_KEYS | {"peak_threshold", "nms_radius_px"}
-    defaults: ClassVar[dict[str, Any]] = {
-        **HEATMAP_DEFAULTS,
-        # Wider targets and a longer schedule: thin instruments, few cases per class.
-        "sigma_px": 2.0,
-        "max_epochs": 50,
-        "patience": 15,
-        "peak_threshold": 0.25,
-        "nms_radius_px": 4.0,
-    }
+    defaults: ClassVar[dict[str, Any]] = HEATMAP_DEFAULTS.extend(
+        {
+            # Wider targets and a longer schedule: thin instruments, few cases per class.
+            "sigma_px": 2.0,
+            "max_epochs": 50,
+            "patience": 15,
+            "peak_threshold": 0.25,
+            "nms_radius_px": 4.0,
+        },
+        rules={"peak_threshold": Rule(minimum=0, maximum=1), "nms_radius_px": at_least(0)},
+    )

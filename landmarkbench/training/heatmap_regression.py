@@ -31,6 +31,7 @@ from landmarkbench.heatmaps.decoders import (
 )
 from landmarkbench.heatmaps.peaks import find_peaks
 from landmarkbench.methods.base import FitContext
+from landmarkbench.methods.network_grid import working_grid
 from landmarkbench.training.augment import AffineAugmentation, random_affine
 from landmarkbench.training.device import seed_everything
 from landmarkbench.training.loop import LoopSettings, fit_loop, load_trained, save_trained
@@ -61,14 +62,13 @@ def decode_points(maps: torch.Tensor, decoder: str, config: dict[str, Any]) -> t
     raise ConfigError(f"Decoder {decoder!r} is unknown to the heatmap engine.")
 
 
-def network_shape(requested: Sequence[int], ctx: FitContext, example: Case) -> tuple[int, ...]:
-    """The network grid: ``requested``, else the dataset's hint, else the example's shape
-    rounded up to multiples of 16."""
-    if requested:
-        return tuple(int(s) for s in requested)
-    if ctx.network_shape:
-        return tuple(ctx.network_shape)
-    return tuple(int(math.ceil(s / 16) * 16) for s in example.shape)
+def network_shape(config: dict[str, Any], ctx: FitContext, example: Case) -> tuple[int, ...]:
+    """The network grid: ``input_shape``, else the dataset's hint (else the example's
+    shape), enlarged to the smallest grid the network's depth allows (``network_grid``)."""
+    suggested = tuple(ctx.network_shape) or tuple(
+        int(math.ceil(s / 16) * 16) for s in example.shape
+    )
+    return working_grid(config, suggested, example.ndim)
 
 
 def normalise_intensity(image: torch.Tensor, mapping: ResizePad) -> torch.Tensor:
@@ -261,7 +261,7 @@ class HeatmapRegression:
         if ctx.device == "cpu":
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.device = ctx.device
-        self.shape = network_shape(self.config["input_shape"], ctx, train[0])
+        self.shape = network_shape(self.config, ctx, train[0])
         images, points, _ = to_network_grid(train, self.shape)
         val_images, val_points, val_maps = to_network_grid(val, self.shape)
         data = (images, points, val_images, val_points, val_maps, val)
