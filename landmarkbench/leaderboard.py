@@ -1,15 +1,16 @@
 """A static HTML leaderboard built from stored results only (no server, no network).
 
-``build_site`` writes an ``index.html`` listing every dataset and protocol (split) found under
-the results folder, and one page per (dataset, split) with:
+``build_site`` writes an ``index.html`` listing every dataset, split and convention key found
+under the results folder, and one page per (dataset, convention key) with:
 
 - the comparison table of ``tables.section_table`` (same rows, statistics and bold best),
   sortable by clicking a header (a small inline script, no external library);
 - the per-landmark MRE breakdown of ``tables.per_landmark_table`` (point data only);
 - the prediction-regions tables (``table_uncertainty``: overall and per landmark) when rows
   were run with regions;
-- SDR curves (success rate against radius) as inline SVG, computed from the stored per-fold
-  predictions, or from the summary's SDR points when no per-image errors exist;
+- SDR curves (success rate against radius) as inline SVG, from ``metrics.sdr_curve`` on the
+  stored per-fold predictions (missing landmarks neither hit nor miss, their number shown),
+  passing exactly through the table's SDR at the table's radii;
 - the MLflow parent run ids behind each row, looked up by the ``landmarkbench.run_key`` tag
   in the tracking store (shown as "—" when the store or the run is absent).
 """
@@ -27,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from landmarkbench.errors import ResultsError
-from landmarkbench.results_layout import RunIdentity, summary_files
+from landmarkbench.metrics import SdrCurve
+from landmarkbench.results_layout import summary_files
 from landmarkbench.table_formats import Cell, Table
 from landmarkbench.table_uncertainty import conformal_per_landmark_table, conformal_table
 from landmarkbench.tables import (
@@ -37,10 +39,11 @@ from landmarkbench.tables import (
     literature_rows,
     per_landmark_table,
     section_table,
+    sections,
 )
 from landmarkbench.tracking import EXPERIMENT_PREFIX, FOLD_TAG, RUN_KEY_TAG
 
-__all__ = ["SitePage", "build_site", "lookup_run_ids", "sdr_curve"]
+__all__ = ["SitePage", "build_site", "lookup_run_ids", "row_sdr_curve"]
 
 DASH = "—"
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -48,13 +51,15 @@ _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
 
 @dataclass(frozen=True)
 class SitePage:
-    """One written dataset page: its dataset, split and file (relative to the site root)."""
+    """One written dataset page: its dataset, split, conventions and file (relative to the
+    site root)."""
 
     dataset: str
     split_id: str
     protocol: str
     n_rows: int
     path: str
+    conventions: str = ""
 
 
 def datasets_under(results_dir: Path) -> list[str]:
@@ -108,51 +113,41 @@ def lookup_run_ids(tracking_uri: str | None, keys: Sequence[str]) -> dict[str, s
         return {}
 
 
-def sdr_curve(errors: np.ndarray, operator: str, max_radius: float, step: float) -> np.ndarray:
-    """SDR in % at radii 0, step, ... max_radius: share of valid errors within each radius.
-
-    Returns:
-        Array (K, 2) of (radius mm, SDR %); empty if no valid error.
-    """
-    valid = errors[np.isfinite(errors)]
-    radii = np.arange(0.0, max_radius + step / 2, step)
-    if valid.size == 0:
-        return np.zeros((0, 2))
-    ordered = np.sort(valid)
-    side = "right" if operator == "<=" else "left"
-    counts = np.searchsorted(ordered, radii, side=side)
-    return np.column_stack([radii, 100.0 * counts / valid.size])
-
-
-def _summary_sdr_points(row: Row) -> np.ndarray:
-    """SDR points stored in the row's pooled summary (radius, %), sorted."""
-    sdr = row.pooled.get("sdr") if isinstance(row.pooled, Mapping) else None
-    if not isinstance(sdr, Mapping):
-        return np.zeros((0, 2))
-    points = sorted((float(k), float(v)) for k, v in sdr.items())
-    return np.array(points) if points else np.zeros((0, 2))
+def row_sdr_curve(row: Row, top: float, points: int = 101) -> SdrCurve | None:
+    """A row's SDR curve: the mean over its seeds of each seed's curve (as the table averages
+    each seed's SDR), at ``points`` radii from 0 to ``top`` plus the table's radii, so the
+    curve meets the table's SDR there."""
+    folds = [f for _, group in row.groups() for f in group]
+    table_radii = [float(r) for r in row.conventions.get("sdr_radii_mm", [])]
+    radii = np.union1d(np.linspace(0.0, top, points), table_radii)
+    curves = [run.sdr_curve(radii, folds) for run in row.runs]
+    if not curves or any(c is None for c in curves):
+        return None
+    first = curves[0]
+    if len(curves) == 1:
+        return first
+    percent = np.mean([c.percent for c in curves], axis=0)
+    return SdrCurve(first.radii_mm, percent, first.operator, first.n_valid, first.n_missing)
 
 
 def _curves(section: Sequence[Row]) -> list[tuple[str, np.ndarray]]:
-    """One SDR curve per row: from pooled per-image errors, else the summary's points."""
-    errors = {}
+    """One SDR curve per row (point data), labelled with the number of missing landmarks."""
+    finite = []
     for row in section:
         folds = [f for _, group in row.groups() for f in group]
         found = row.image_errors(folds)
-        if found is not None:
-            errors[id(row)] = found.pe.ravel()
-    finite = [e[np.isfinite(e)] for e in errors.values()]
-    finite = [e for e in finite if e.size]
-    top = max((float(np.percentile(e, 95)) for e in finite), default=0.0)
-    top = max(4.0, math.ceil(min(top, 50.0)))
+        if found is not None and np.isfinite(found.pe).any():
+            finite.append(float(np.nanpercentile(found.pe, 95)))
+    top = max(4.0, math.ceil(min(max(finite, default=0.0), 50.0)))
     curves = []
     for row in section:
-        if id(row) in errors:
-            curve = sdr_curve(errors[id(row)], row.operator, top, top / 100)
-        else:
-            curve = _summary_sdr_points(row)
-        if len(curve):
-            curves.append((row.label(section), curve))
+        curve = row_sdr_curve(row, top)
+        if curve is None or not curve.n_valid:
+            continue
+        label = row.label(section)
+        if curve.n_missing:
+            label += f" ({curve.missing_note()})"
+        curves.append((label, np.column_stack([curve.radii_mm, curve.percent])))
     return curves
 
 
@@ -314,8 +309,8 @@ def _dataset_page(
     dataset: str,
     section: Sequence[Row],
     run_ids: Mapping[str, str],
-    bootstrap: int,
-    seed: int,
+    bootstrap: int | None,
+    seed: int | None,
 ) -> str:
     first = section[0]
     matching = [p for p in literature_rows(dataset) if p.protocol == first.split_protocol]
@@ -323,15 +318,14 @@ def _dataset_page(
     table = section_table(shown, matching, f"Dataset {dataset}", bootstrap, seed)
     ids = []
     for row in shown:
-        found = []
-        for summary in row.summaries:
-            key = RunIdentity(**summary["identity"]).key
-            found.append(run_ids.get(key, DASH))
+        found = [run_ids.get(run.identity.key, DASH) for run in row.runs]
         ids.append(" ".join(found) or DASH)
     parts = [
         '<p><a href="index.html">← all datasets</a></p>',
         f"<h1>{html.escape(dataset)} — {html.escape(first.split_protocol)} "
         f"({html.escape(first.protocol)})</h1>",
+        f'<p class="conventions">Conventions shared by every row: '
+        f"{html.escape(first.conventions.describe())}.</p>",
         "<h2>Comparison</h2>",
         _table_html(table, [("MLflow run ids", ids)], css="leaderboard"),
     ]
@@ -351,7 +345,8 @@ def _dataset_page(
     parts += [
         "<h2>SDR curves</h2>",
         '<p class="note">Share of landmarks within each radius, pooled over the folds '
-        "(dashed: the summary's SDR points only).</p>",
+        "(seed mean of each error), counted as in the table: missing landmarks are neither "
+        "hits nor misses, and their number is given beside the method.</p>",
         _svg(_curves(shown)),
     ]
     return _page(f"{dataset} {first.protocol} leaderboard", "\n".join(parts))
@@ -367,7 +362,13 @@ def _index_page(pages: Sequence[SitePage], notes: Sequence[str]) -> str:
     parts.append('<table class="sortable index"><thead><tr>')
     parts += [
         f'<th data-kind="{k}">{h}</th>'
-        for h, k in (("Dataset", "text"), ("Protocol", "text"), ("Split", "text"), ("Rows", "num"))
+        for h, k in (
+            ("Dataset", "text"),
+            ("Protocol", "text"),
+            ("Split", "text"),
+            ("Conventions", "text"),
+            ("Rows", "num"),
+        )
     ]
     parts.append("</tr></thead><tbody>")
     for dataset, group in sorted(by_dataset.items()):
@@ -377,6 +378,8 @@ def _index_page(pages: Sequence[SitePage], notes: Sequence[str]) -> str:
                 f'<td data-sort="{html.escape(page.protocol)}">{html.escape(page.protocol)}</td>'
                 f'<td data-sort="{html.escape(page.split_id)}"><a href="{html.escape(page.path)}">'
                 f"{html.escape(page.split_id)}</a></td>"
+                f'<td data-sort="{html.escape(page.conventions)}">'
+                f"{html.escape(page.conventions)}</td>"
                 f'<td data-sort="{page.n_rows}">{page.n_rows}</td></tr>'
             )
     parts.append("</tbody></table>")
@@ -390,27 +393,29 @@ def build_site(
     *,
     datasets: Sequence[str] = (),
     tracking_uri: str | None = None,
-    bootstrap: int = 1000,
-    seed: int = 0,
+    bootstrap: int | None = None,
+    seed: int | None = None,
 ) -> tuple[list[SitePage], list[str]]:
-    """Write the static site into ``out_dir``: ``index.html`` and one page per split.
+    """Write the static site into ``out_dir``: ``index.html`` and one page per dataset and
+    convention key (rows of different conventions never share a page).
 
     Args:
         results_dir: The results root (``<dataset>/<split>/<method>__<hash>/seed_<s>``).
         out_dir: Where to write the site (created).
         datasets: Datasets to include (default: every dataset with stored summaries).
         tracking_uri: MLflow store to take the run ids from (absent: ids shown as "—").
-        bootstrap: Bootstrap resamples for the CI of the pooled MRE (0: none).
-        seed: Seed of the bootstrap.
+        bootstrap: Bootstrap resamples for the CI of the pooled MRE (0: none; None: the one
+            setting of ``tables.bootstrap_setting``, as ``table`` uses).
+        seed: Seed of the bootstrap (None: the same setting's).
 
     Returns:
-        The pages written and notes about runs or datasets left out.
+        The pages written and notes about runs, files or datasets left out.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     names = list(datasets) or datasets_under(results_dir)
     pages: list[SitePage] = []
     notes: list[str] = []
-    sections: list[tuple[str, list[Row]]] = []
+    found: list[tuple[str, list[Row]]] = []
     for dataset in names:
         try:
             rows, left_out = collect_rows(results_dir, dataset)
@@ -418,23 +423,37 @@ def build_site(
             notes.append(str(error))
             continue
         notes += left_out
-        by_split: dict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            by_split[row.protocol].append(row)
-        sections += [(dataset, section) for section in by_split.values()]
-    keys = [
-        RunIdentity(**s["identity"]).key
-        for _, section in sections
-        for r in section
-        for s in r.summaries
-    ]
+        found += [(dataset, section) for section in sections(rows)]
+    keys = [run.identity.key for _, section in found for row in section for run in row.runs]
     run_ids = lookup_run_ids(tracking_uri, keys)
-    for dataset, section in sections:
-        name = f"{_slug(dataset)}__{_slug(section[0].protocol)}.html"
+    for dataset, section in found:
+        first = section[0]
+        name = f"{_slug(dataset)}__{_slug(first.protocol)}__{first.conventions.key}.html"
         text = _dataset_page(dataset, section, run_ids, bootstrap, seed)
         (out_dir / name).write_text(text, encoding="utf-8")
         pages.append(
-            SitePage(dataset, section[0].protocol, section[0].split_protocol, len(section), name)
+            SitePage(
+                dataset,
+                first.protocol,
+                first.split_protocol,
+                len(section),
+                name,
+                _conventions_text(first),
+            )
         )
     (out_dir / "index.html").write_text(_index_page(pages, notes), encoding="utf-8")
     return pages, notes
+
+
+def _conventions_text(row: Row) -> str:
+    """The conventions a dataset page's rows share, beyond dataset and split."""
+    conventions = row.conventions
+    parts = [f"ground truth {conventions.ground_truth}"]
+    operator = conventions.get("sdr_operator")
+    if operator is not None:
+        parts.append(f"SDR {operator}")
+        parts.append(str(conventions.get("aggregation", "pooled")))
+    version = conventions.get("dataset_version")
+    if version is not None:
+        parts.append(f"v{version}")
+    return ", ".join(parts)

@@ -9,7 +9,8 @@ Conventions (the single place they are stated):
   coordinates and negative or infinite PEs are errors, not missing values.
 - ``std`` is the POPULATION standard deviation (ddof = 0).
 - SDR values are percentages in [0, 100]; the comparison operator (``"<="`` or ``"<"``) is
-  explicit and recorded in the summary.
+  explicit and recorded in the summary. :func:`sdr` (table radii) and :func:`sdr_curve`
+  (plots, leaderboard) are the only SDR code and count identically.
 - Summary SDR keys are strings made by :func:`radius_key` (``2`` -> ``"2.0"``) so that the
   summary is JSON friendly.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -116,6 +118,101 @@ def sdr(pe: np.ndarray, radii_mm: Sequence[float], operator: str = "<=") -> dict
         float(r): (100.0 * np.count_nonzero(compare(values, r)) / n if n else math.nan)
         for r in radii
     }
+
+
+@dataclass(frozen=True)
+class SdrCurve:
+    """SDR against radius: the one curve behind plots and the leaderboard.
+
+    Attributes:
+        radii_mm: Radii in mm, shape (K,).
+        percent: SDR in % at each radius (NaN everywhere when no PE is valid), shape (K,).
+        operator: ``"<="`` or ``"<"``.
+        n_valid: PEs that count (hits or misses).
+        n_missing: Missing PEs (NaN), neither hits nor misses.
+    """
+
+    radii_mm: np.ndarray
+    percent: np.ndarray
+    operator: str
+    n_valid: int
+    n_missing: int
+
+    def at(self, radius_mm: float) -> float:
+        """The SDR at one of the curve's radii (exact match).
+
+        Raises:
+            KeyError: if ``radius_mm`` is not one of the curve's radii.
+        """
+        hits = np.flatnonzero(self.radii_mm == float(radius_mm))
+        if not hits.size:
+            raise KeyError(radius_mm)
+        return float(self.percent[hits[0]])
+
+    def missing_note(self) -> str:
+        """``"k of n landmarks missing (neither hit nor miss)"``, or ``""`` when none is."""
+        if not self.n_missing:
+            return ""
+        total = self.n_valid + self.n_missing
+        return f"{self.n_missing} of {total} landmarks missing (neither hit nor miss)"
+
+
+def sdr_curve(
+    pe: np.ndarray,
+    radii_mm: Sequence[float],
+    operator: str = "<=",
+    aggregation: str = "pooled",
+) -> SdrCurve:
+    """The SDR at many radii, counted exactly as :func:`summarize` counts its SDR.
+
+    Missing PEs (NaN) are neither hits nor misses: the percentage is over valid PEs only,
+    and the number missing is returned beside it. With ``"per_image"`` the curve is the
+    mean over images (with a valid PE) of each image's SDR, as in :func:`summarize`.
+
+    Args:
+        pe: Point errors in mm; NaN entries are missing. Shape (N, C) for ``"per_image"``,
+            any shape for ``"pooled"``.
+        radii_mm: Radii in mm (kept in the given order).
+        operator: ``"<="`` or ``"<"``.
+        aggregation: ``"pooled"`` or ``"per_image"``.
+
+    Returns:
+        An :class:`SdrCurve`: ``curve.at(r)`` equals ``summarize(pe, [r], operator,
+        aggregation)["sdr"][radius_key(r)]`` (and ``sdr(pe, [r], operator)[r]`` when pooled).
+
+    Raises:
+        ValueError: as :func:`summarize`.
+    """
+    _check_operator(operator)
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(
+            f"Aggregation must be one of {', '.join(AGGREGATIONS)}; got {aggregation!r}. "
+            "Use 'pooled' for all (image, landmark) pairs or 'per_image' for image means."
+        )
+    values = _checked_pe(pe)
+    radii = _checked_radii(radii_mm)
+    n_missing = int(np.count_nonzero(np.isnan(values)))
+    n = int(values.size - n_missing)
+    if aggregation == "per_image":
+        if values.ndim != 2:
+            raise ValueError(
+                f"Per-image SDR needs point errors of shape (N images, C landmarks); got "
+                f"{values.shape}. Pass the output of point_error_mm."
+            )
+        valid = ~np.isnan(values)
+        keep = valid.sum(axis=1) > 0
+        # The very computation of summarize's per-image SDR, so both agree to the bit.
+        image_rates = _hit_rates(values, valid, radii, operator, axis=1)[:, keep]
+        percent = image_rates.sum(axis=1) / max(int(keep.sum()), 1)
+    else:
+        ordered = np.sort(values.reshape(-1)[~np.isnan(values.reshape(-1))])
+        # searchsorted 'right' counts values <= r, 'left' values < r: the integer counts of
+        # sdr()'s comparisons, divided the same way, so both give identical floats.
+        counts = np.searchsorted(ordered, radii, side="right" if operator == "<=" else "left")
+        percent = np.array([100.0 * int(c) / n for c in counts]) if n else np.zeros(radii.shape)
+    if not n:
+        percent = np.full(radii.shape, math.nan)
+    return SdrCurve(radii, np.asarray(percent, dtype=np.float64), operator, n, n_missing)
 
 
 def summarize(

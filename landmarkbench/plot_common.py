@@ -1,14 +1,12 @@
-"""What every figure module shares: stored runs, the pyplot backend, atomic PNG writes, and
-drawing images, truth/prediction pairs and orthogonal slices (array-index order: in 2D rows
-down, columns across).
+"""What every figure module shares: stored runs (read by ``stored_runs``), the pyplot
+backend, atomic PNG writes, and drawing images, truth/prediction pairs and orthogonal slices
+(array-index order: in 2D rows down, columns across).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,79 +14,31 @@ import numpy as np
 
 from landmarkbench.atomic_io import write_atomically
 from landmarkbench.errors import ResultsError
-from landmarkbench.fold_records import FoldPredictions, read_predictions
-from landmarkbench.results_layout import FOLD_FILE, PREDICTIONS_FILE, summary_files
-from landmarkbench.run_summary import run_name
+from landmarkbench.stored_runs import StoredRun, read_runs
+
+__all__ = ["StoredRun", "load_runs"]
 
 TRUTH_COLOR = "tab:green"
 PRED_COLOR = "tab:red"
 
 
-@dataclass
-class StoredRun:
-    """One stored run of a dataset with its predictions, fold records and summary."""
-
-    label: str
-    run_dir: Path
-    summary: dict[str, Any]
-    folds: dict[str, FoldPredictions]
-
-    @property
-    def record(self) -> dict[str, Any]:
-        return self.summary["record"]
-
-    def fold_records(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for name in self.folds:
-            path = self.run_dir / name / FOLD_FILE
-            if path.is_file():
-                out[name] = json.loads(path.read_text())
-        return out
-
-    def pooled(self) -> FoldPredictions | None:
-        """Every fold's test cases in one set (each case is tested in at most one fold)."""
-        parts = list(self.folds.values())
-        if not parts:
-            return None
-        return FoldPredictions(
-            case_ids=tuple(c for p in parts for c in p.case_ids),
-            landmark_names=parts[0].landmark_names,
-            predicted=np.concatenate([p.predicted for p in parts]),
-            truth=np.concatenate([p.truth for p in parts]),
-            spacing=np.concatenate([p.spacing for p in parts]),
-        )
-
-
 def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
-    """The stored runs of ``dataset`` that have at least one finished fold.
+    """The stored point-data runs of ``dataset`` that have at least one finished fold, read
+    by ``stored_runs.read_runs`` (runs with a damaged file are left out; the ``plot``
+    command prints why).
 
     Raises:
-        ResultsError: if no run of ``dataset`` is stored under ``results_dir``.
+        ResultsError: if no run of ``dataset`` with point predictions is stored.
     """
-    results_dir = Path(results_dir)
-    found = []
-    for path in summary_files(results_dir, dataset):
-        summary = json.loads(path.read_text())
-        folds = {
-            fold.parent.name: read_predictions(fold)
-            for fold in sorted(path.parent.glob(f"fold_*/{PREDICTIONS_FILE}"))
-        }
-        if folds:
-            found.append((path.parent, summary, folds))
-    if not found:
+    runs, _ = read_runs(Path(results_dir), dataset, complete_only=False)
+    points = [run for run in runs if not run.multi_instance]
+    if not points:
         raise ResultsError(
-            f"No stored results of dataset '{dataset}' under '{results_dir}'; run "
-            f"'landmarkbench run --dataset {dataset}' first or pass --results-dir."
+            f"No stored point predictions of dataset '{dataset}' under '{results_dir}' "
+            "(multi-instance results have no per-landmark plots); run 'landmarkbench run "
+            f"--dataset {dataset}' first or pass --results-dir."
         )
-    names = [run_name(s["identity"]["method"], s["record"]) for _, s, _ in found]
-    runs = []
-    for (run_dir, summary, folds), name in zip(found, names, strict=True):
-        identity = summary["identity"]
-        label = name
-        if names.count(name) > 1:
-            label = f"{name} ({identity['config_hash'][:6]}, seed {identity['seed']})"
-        runs.append(StoredRun(label, run_dir, summary, folds))
-    return runs
+    return points
 
 
 def pyplot():

@@ -41,14 +41,14 @@ def _runs_with_regions(results_dir: Path, dataset: str) -> list[StoredRun]:
     return [
         run
         for run in load_runs(results_dir, dataset)
-        if any((run.run_dir / fold / MASKS_FILE).is_file() for fold in run.folds)
+        if any((run.fold_dir(fold) / MASKS_FILE).is_file() for fold in run.folds)
     ]
 
 
 def _case_regions(run: StoredRun, case_id: str) -> tuple[RegionMasks, int, Any] | None:
     """The fold masks holding ``case_id``, its index there and the fold's region records."""
     for fold in run.folds:
-        folder = run.run_dir / fold
+        folder = run.fold_dir(fold)
         if not (folder / MASKS_FILE).is_file():
             continue
         masks = read_region_masks(folder)

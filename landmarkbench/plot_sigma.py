@@ -68,7 +68,7 @@ def sigma_ellipses(
     adaptive = []
     for run in runs:
         covs, shapes = [], []
-        for record in run.fold_records().values():
+        for record in run.fold_json.values():
             fit = record.get("fit") or {}
             learned = fit.get("learned_targets") or {}
             if learned.get("sigma") is None or not fit.get("network_shape"):

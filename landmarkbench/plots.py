@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from landmarkbench.metrics import SdrCurve
 from landmarkbench.plot_common import (
     PLANES,
+    StoredRun,
     case_points,
     load_dataset,
     load_runs,
@@ -34,34 +37,55 @@ from landmarkbench.plot_regions import conformal_region_plots
 from landmarkbench.plot_sigma import sigma_ellipses
 
 
+def run_sdr_curve(run: StoredRun, radii_mm: Sequence[float]) -> SdrCurve:
+    """A run's SDR curve over its finished folds (``StoredRun.sdr_curve``)."""
+    return run.sdr_curve(radii_mm)
+
+
 def sdr_curves(
     results_dir: Path, dataset: str, out_dir: Path, max_radius_mm: float | None = None
 ) -> list[Path]:
-    """SDR (% of landmarks within r mm, pooled over folds) against r, one curve per method."""
+    """SDR (% of landmarks within r mm, pooled over folds) against r, one curve per run.
+
+    Counted by ``metrics.sdr_curve`` as the tables count: missing landmarks are neither
+    hits nor misses, and each legend entry says how many are missing. One figure per
+    convention key (``<dataset>_sdr_curves.png``, with the key appended when there are
+    several), since curves under other operators or ground truths are not comparable.
+    """
     plt = pyplot()
     runs = load_runs(results_dir, dataset)
-    metric = runs[0].record.get("metric", {})
-    radii = [float(r) for r in metric.get("sdr_radii_mm", [])]
-    operator = metric.get("sdr_operator", "<=")
-    top = max_radius_mm or max([2.5 * max(radii)] if radii else [10.0])
-    grid = np.linspace(0.0, top, 400)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_key: dict[Any, list[StoredRun]] = {}
     for run in runs:
-        pe = run.pooled().point_error.reshape(-1)
-        pe = pe[np.isfinite(pe)]  # missing landmarks count as not detected
-        total = max(run.pooled().point_error.size, 1)
-        within = pe[None, :] <= grid[:, None] if operator == "<=" else pe[None, :] < grid[:, None]
-        ax.plot(grid, 100.0 * within.sum(axis=1) / total, label=run.label, lw=1.6)
-    for r in radii:
-        ax.axvline(r, color="gray", ls=":", lw=0.8)
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, 101)
-    ax.set_xlabel("radius r (mm)")
-    ax.set_ylabel(f"SDR: % of landmarks with PE {operator} r")
-    ax.set_title(f"{dataset}: successful detection rate vs radius")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    return [save_png(fig, Path(out_dir) / f"{safe_name(dataset)}_sdr_curves.png")]
+        by_key.setdefault(run.conventions, []).append(run)
+    out = []
+    for conventions, group in by_key.items():
+        radii = [float(r) for r in conventions.get("sdr_radii_mm", [])]
+        operator = conventions.get("sdr_operator", "<=")
+        top = max_radius_mm or max([2.5 * max(radii)] if radii else [10.0])
+        grid = np.union1d(np.linspace(0.0, top, 400), [r for r in radii if r <= top])
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for run in group:
+            curve = run_sdr_curve(run, grid)
+            note = curve.missing_note()
+            label = f"{run.label} ({note})" if note else run.label
+            ax.plot(curve.radii_mm, curve.percent, label=label, lw=1.6)
+        for r in radii:
+            ax.axvline(r, color="gray", ls=":", lw=0.8)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, 101)
+        ax.set_xlabel("radius r (mm)")
+        ax.set_ylabel(f"SDR: % of present landmarks with PE {operator} r")
+        ax.set_title(
+            f"{dataset}: successful detection rate vs radius\n"
+            f"ground truth {conventions.ground_truth}, split {conventions.split_id}, "
+            f"{conventions.get('aggregation', 'pooled')}",
+            fontsize=9,
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        suffix = "" if len(by_key) == 1 else f"_{conventions.key}"
+        out.append(save_png(fig, Path(out_dir) / f"{safe_name(dataset)}_sdr_curves{suffix}.png"))
+    return out
 
 
 def landmark_boxplots(results_dir: Path, dataset: str, out_dir: Path) -> list[Path]:
@@ -206,15 +230,7 @@ def log_to_mlflow(tracking_uri: str, results_dir: Path, dataset: str, out_dir: P
         return [f"no MLflow experiment for {dataset} at {tracking_uri}; nothing logged"]
     notes = []
     for run in load_runs(results_dir, dataset):
-        identity = run.summary["identity"]
-        key = "/".join(
-            (
-                identity["dataset"],
-                identity["split_id"],
-                f"{identity['method']}__{identity['config_hash']}",
-                f"seed_{identity['seed']}",
-            )
-        )
+        key = run.identity.key
         found = client.search_runs(
             [experiment.experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'"
         )

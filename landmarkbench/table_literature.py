@@ -40,7 +40,10 @@ def literature_cells(
     groups: Sequence[tuple[str, Sequence[str]]],
     shown: Sequence[Column],
     with_ci: bool,
+    seed_column: bool = False,
 ) -> list[Cell]:
+    """A literature row's cells; ``seed_column`` adds the empty spread-over-seeds cell our
+    pooled groups have when a row has several seeds."""
     first = results[0]
     gt = first.ground_truth or "not recorded"
     texts = (first.method, first.protocol, "—", f"literature: {first.source}", gt)
@@ -49,6 +52,7 @@ def literature_cells(
         found = [r for r in results if r.split == name or len(groups) == 1]
         result = found[0] if found else None
         cells.append(_published_mre(result))
+        cells += [DASH] if seed_column and name == "pooled" else []
         cells += [DASH] if with_ci else []
         cells += [_published_sdr(result, column) for column in shown]
     return cells

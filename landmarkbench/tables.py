@@ -1,29 +1,36 @@
 """Paper-style comparison tables built from stored results only (never by retraining).
 
-One row per (method, config, split); seeds of the same row are pooled. One table per split
-(methods are compared only on the same images). k-fold protocols show pooled out-of-fold
-numbers; the official protocol shows one column group per test set (e.g. test1, test2).
-Point data get a 95 % bootstrap CI of the pooled MRE (resampling images) and a paired
-Wilcoxon signed-rank test of per-image MRE against the best method. Published figures from
-the dataset manifest are shown as labelled literature rows: never bold, never tested.
+Runs are read by ``stored_runs.read_runs`` and every number is recomputed from the fold
+prediction files with each run's own conventions. One table per convention key
+(``stored_runs.Conventions``: dataset version and options, ground truth, split, SDR operator
+and radii, aggregation): rows of different keys are never bolded, tested or ranked against
+each other, and each caption names its conventions. One row per (method, config, key); seeds
+are pooled into one row only when they share the key, and their spread over seeds is shown
+apart from the spread over folds. k-fold protocols show pooled out-of-fold numbers; the
+official protocol shows one column group per test set (e.g. test1, test2). Point data get a
+95 % bootstrap CI of the pooled MRE (resampling images) and a paired Wilcoxon signed-rank test
+of per-image MRE against the best method. Published figures from the dataset manifest are
+shown as labelled literature rows: never bold, never tested.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from landmarkbench import table_stats
 from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation import Column, evaluation_for, value_of
 from landmarkbench.manifest import PublishedResult
-from landmarkbench.results_layout import RunIdentity, summary_files
-from landmarkbench.run_summary import evaluation_of, regions_kind, run_name
+from landmarkbench.run_summary import regions_kind
+from landmarkbench.stored_runs import Conventions, StoredRun, image_errors_of, read_runs
 from landmarkbench.table_formats import (
     DAGGER,
     DASH,
@@ -44,35 +51,66 @@ from landmarkbench.table_literature import (
     literature_table,
     merged,
 )
-from landmarkbench.table_stats import ImageErrors, average_over_seeds
+from landmarkbench.table_stats import ImageErrors
 from landmarkbench.table_uncertainty import conformal_per_landmark_table, conformal_table
 
-__all__ = ["FORMATS", "Row", "collect_rows", "literature_rows", "render_table"]
+__all__ = ["FORMATS", "Row", "bootstrap_setting", "collect_rows", "literature_rows", "render_table"]
 
 # Protocols whose folds are separate test sets, reported side by side rather than pooled.
 PER_SPLIT_PROTOCOLS = ("official",)
 
 
+def bootstrap_setting() -> tuple[int, int]:
+    """(resamples, seed) of every bootstrap CI shown by ``table``, the leaderboard and ``run``.
+
+    Taken from ``table_stats`` (its constants, else its ``bootstrap_ci`` defaults), so one
+    row shows the same interval everywhere.
+    """
+    defaults = inspect.signature(table_stats.bootstrap_ci).parameters
+    resamples = getattr(table_stats, "BOOTSTRAP_RESAMPLES", defaults["n_resamples"].default)
+    seed = getattr(table_stats, "BOOTSTRAP_SEED", defaults["seed"].default)
+    return int(resamples), int(seed)
+
+
 @dataclass
 class Row:
-    """One table row: a method under one protocol, with its numbers and where they live."""
+    """One table row: a method and config under one convention key, over one or more seeds."""
 
     method: str
     config_hash: str
     protocol: str
-    seeds: list[int]
-    fold_values: list[float]
-    pooled: dict[str, Any]
-    operator: str
-    ground_truth: str
-    multi_instance: bool
-    summaries: list[dict[str, Any]] = field(default_factory=list)
-    results_dir: Path | None = None
+    conventions: Conventions
+    runs: list[StoredRun]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [run.identity.seed for run in self.runs]
+
+    @property
+    def summaries(self) -> list[dict[str, Any]]:
+        """The runs' summaries (identity, record, regions statistics; not their metrics)."""
+        return [run.summary for run in self.runs]
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.runs[0].record
+
+    @property
+    def operator(self) -> str:
+        return str(self.conventions.get("sdr_operator", ""))
+
+    @property
+    def ground_truth(self) -> str:
+        return self.conventions.ground_truth
+
+    @property
+    def multi_instance(self) -> bool:
+        return self.runs[0].multi_instance
 
     @property
     def regions_kind(self) -> str | None:
         """ "conformal" or "hdr" for runs made with ``--uncertainty``, else None."""
-        return regions_kind(self.summaries[0]["record"]) if self.summaries else None
+        return regions_kind(self.record)
 
     @property
     def conformal(self) -> bool:
@@ -82,7 +120,7 @@ class Row:
     @property
     def name(self) -> str:
         """The method, marked "(conformal)" or "(hdr)" for runs with prediction regions."""
-        return run_name(self.method, self.summaries[0]["record"] if self.summaries else {})
+        return self.runs[0].name
 
     def label(self, section: Sequence[Row]) -> str:
         """The name, with the config hash when ``section`` has it more than once."""
@@ -92,118 +130,73 @@ class Row:
     @property
     def split_protocol(self) -> str:
         """The protocol name (``kfold``, ``official``...) of the row's split."""
-        if not self.summaries:
-            return self.protocol.split("-")[0]
-        return self.summaries[0]["record"]["protocol"]["name"]
+        return self.conventions.protocol
+
+    @property
+    def pooled(self) -> dict[str, Any]:
+        """The first seed's metrics over every fold (for the column list)."""
+        return self.runs[0].metrics(self.runs[0].summary["folds_expected"])
 
     def groups(self) -> list[tuple[str, list[str]]]:
         """Column groups as (name, fold names): per test set or pooled over the folds."""
-        folds = list(self.summaries[0]["folds_expected"]) if self.summaries else []
+        folds = list(self.runs[0].summary["folds_expected"])
         if self.split_protocol in PER_SPLIT_PROTOCOLS:
             return [(name, [name]) for name in folds]
         return [("pooled", folds)]
 
     def group_metrics(self, folds: Sequence[str]) -> list[dict[str, Any]]:
-        """Per-seed metrics of a group: pooled summary, or the one fold's summary."""
-        if len(self.groups()) == 1:
-            return [s["pooled"] for s in self.summaries] or [self.pooled]
-        return [s["per_fold"][folds[0]] for s in self.summaries if folds[0] in s["per_fold"]]
+        """Per-seed metrics of a group, recomputed from the prediction files."""
+        return [run.metrics(folds) for run in self.runs]
 
-    def group_spread(self, folds: Sequence[str], column: Column) -> list[float]:
-        """Values of ``column`` over (seed, fold) of the group (over seeds for one fold)."""
-        if not self.summaries:
-            return list(self.fold_values)
+    def seed_values(self, folds: Sequence[str], column: Column) -> list[float]:
+        """``column`` of the group for each seed (the spread over seeds)."""
+        return [value_of(m, column) for m in self.group_metrics(folds)]
+
+    def fold_values(self, folds: Sequence[str], column: Column) -> list[float]:
+        """``column`` of each fold of the group, averaged over seeds (the spread over folds)."""
         return [
-            value_of(s["per_fold"][f], column)
-            for s in self.summaries
-            for f in folds
-            if f in s["per_fold"]
+            float(np.mean([value_of(run.metrics([f]), column) for run in self.runs])) for f in folds
         ]
 
     def image_errors(self, folds: Sequence[str]) -> ImageErrors | None:
         """Per-image point errors of the group from the fold prediction files (seed mean)."""
-        if self.multi_instance or not self.summaries or self.results_dir is None:
-            return None
-        evaluation = evaluation_for(False)
-        per_seed = []
-        for summary in self.summaries:
-            identity = RunIdentity(**summary["identity"])
-            names = summary["record"]["dataset"]["landmark_names"]
-            parts = [
-                evaluation.read(identity.fold_dir(self.results_dir, f), names)
-                for f in folds
-                if f in summary["per_fold"]
-            ]
-            if parts:
-                case_ids = tuple(c for p in parts for c in p.case_ids)
-                per_seed.append(
-                    ImageErrors(case_ids, np.concatenate([p.point_error for p in parts]))
-                )
-        return average_over_seeds(per_seed) if per_seed else None
+        return image_errors_of(self.runs, folds)
+
+    def missing(self, folds: Sequence[str]) -> tuple[int, int]:
+        """(missing, total) (image, landmark) pairs of the group, first seed (points only)."""
+        errors = self.runs[0].image_errors(folds)
+        if errors is None:
+            return 0, 0
+        return int(np.isnan(errors.pe).sum()), int(errors.pe.size)
 
 
 def collect_rows(results_dir: Path, dataset: str) -> tuple[list[Row], list[str]]:
     """Rows of complete runs for ``dataset`` and notes about runs left out.
 
+    A damaged summary or prediction file leaves its run out with a note naming the file.
+
     Raises:
-        ResultsError: if no complete result is stored for the dataset.
+        ResultsError: if no complete, readable result is stored for the dataset.
     """
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    notes = []
-    for path in summary_files(results_dir, dataset):
-        summary = json.loads(path.read_text())
-        ident = summary["identity"]
-        if not summary.get("complete"):
-            notes.append(f"left out incomplete run {path.parent} (rerun it to finish)")
-            continue
-        groups[(ident["method"], ident["config_hash"], ident["split_id"])].append(summary)
-    if not groups:
-        raise ResultsError(
-            f"No complete results for dataset {dataset!r} under '{results_dir}'; run "
-            f"'landmarkbench run --dataset {dataset}' first or pass --results-dir."
-        )
-    return [_row(key, s, results_dir) for key, s in sorted(groups.items())], notes
+    runs, notes = read_runs(results_dir, dataset)
+    groups: dict[tuple[str, str, Conventions], list[StoredRun]] = defaultdict(list)
+    for run in runs:
+        identity = run.identity
+        groups[(identity.method, identity.config_hash, run.conventions)].append(run)
+    rows = [
+        Row(method, config, conventions.split_id, conventions, _by_seed(members))
+        for (method, config, conventions), members in sorted(groups.items())
+    ]
+    return rows, notes
 
 
-def _row(key: tuple[str, str, str], summaries: list[dict[str, Any]], root: Path) -> Row:
-    method, config_hash, split_id = key
-    summaries = sorted(summaries, key=lambda s: s["identity"]["seed"])
-    record = summaries[0]["record"]
-    evaluation = evaluation_of(record)
-    return Row(
-        method=method,
-        config_hash=config_hash,
-        protocol=split_id,
-        seeds=[s["identity"]["seed"] for s in summaries],
-        fold_values=[
-            value_of(m, evaluation.primary) for s in summaries for m in s["per_fold"].values()
-        ],
-        pooled=_mean_metrics([s["pooled"] for s in summaries], evaluation, record),
-        operator=record["metric"]["sdr_operator"],
-        ground_truth=record["dataset"]["ground_truth"],
-        multi_instance=bool(record["dataset"].get("multi_instance", False)),
-        summaries=summaries,
-        results_dir=root,
-    )
-
-
-def _mean_metrics(metrics: Sequence[dict[str, Any]], evaluation, record) -> dict[str, Any]:
-    """Several seeds' metrics, averaged column by column."""
-    if len(metrics) == 1:
-        return metrics[0]
-    averaged: dict[str, Any] = {}
-    for column in evaluation.columns(metrics[0], record["metric"]["sdr_operator"]):
-        target = averaged
-        for part in column.key[:-1]:
-            target = target.setdefault(part, {})
-        target[column.key[-1]] = float(np.mean([value_of(m, column) for m in metrics]))
-    return averaged
+def _by_seed(runs: list[StoredRun]) -> list[StoredRun]:
+    return sorted(runs, key=lambda run: run.identity.seed)
 
 
 def _training_key(row: Row) -> tuple:
     """What determines a row's predictions apart from its regions: method, config, seeds."""
-    record = row.summaries[0]["record"] if row.summaries else {}
-    config = (record.get("method") or {}).get("config", {})
+    config = (row.record.get("method") or {}).get("config", {})
     return row.method, json.dumps(config, sort_keys=True), tuple(row.seeds)
 
 
@@ -221,8 +214,8 @@ def render_table(
     title: str = "",
     *,
     literature: Sequence[PublishedResult] = (),
-    bootstrap: int = 2000,
-    seed: int = 0,
+    bootstrap: int | None = None,
+    seed: int | None = None,
     per_landmark: bool = False,
 ) -> str:
     """Render rows (and literature rows) as Markdown, LaTeX, CSV or HTML tables.
@@ -232,19 +225,18 @@ def render_table(
         fmt: One of ``FORMATS``.
         title: Text opening every caption.
         literature: Published results to show beside ours, labelled as literature.
-        bootstrap: Bootstrap resamples for the MRE interval (0 to skip it).
-        seed: Seed of the bootstrap.
+        bootstrap: Bootstrap resamples for the MRE interval (0 to skip it; None: the one
+            setting of ``bootstrap_setting``).
+        seed: Seed of the bootstrap (None: ``bootstrap_setting``'s).
         per_landmark: One row per landmark, methods as columns, instead.
 
     Raises:
         ResultsError: for ``per_landmark`` on multi-instance results.
     """
-    by_split: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_split[row.protocol].append(row)
+    bootstrap, seed = _resolved(bootstrap, seed)
     tables: list[Table] = []
     used: set[int] = set()
-    for section in by_split.values():
+    for section in sections(rows):
         if per_landmark:
             tables.append(per_landmark_table(comparison_rows(section), title))
             regions = conformal_per_landmark_table(section, title)
@@ -264,41 +256,74 @@ def render_table(
     return render(tables, fmt)
 
 
+def sections(rows: Sequence[Row]) -> list[list[Row]]:
+    """Rows grouped by their full convention key, in order of first appearance: only rows of
+    one section are ever bolded, tested or ranked against each other."""
+    by_key: dict[Conventions, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_key[row.conventions].append(row)
+    return list(by_key.values())
+
+
+def _resolved(bootstrap: int | None, seed: int | None) -> tuple[int, int]:
+    default_resamples, default_seed = bootstrap_setting()
+    return (
+        default_resamples if bootstrap is None else bootstrap,
+        default_seed if seed is None else seed,
+    )
+
+
 def section_table(
     section: Sequence[Row],
     literature: Sequence[PublishedResult],
     title: str,
-    bootstrap: int,
-    seed: int,
+    bootstrap: int | None = None,
+    seed: int | None = None,
 ) -> Table:
-    """The table of one split: our rows (with statistics) then its literature rows."""
+    """The table of one convention key: our rows (with statistics) then its literature rows.
+
+    Raises:
+        ValueError: if the rows do not share one convention key.
+    """
+    if len({row.conventions for row in section}) > 1:
+        raise ValueError("section_table takes rows of one convention key; use sections().")
+    bootstrap, seed = _resolved(bootstrap, seed)
     first = section[0]
     evaluation = evaluation_for(first.multi_instance)
     point = not first.multi_instance
     columns = evaluation.columns(first.pooled, first.operator)
     shown = columns[1:] if point else columns
+    over_seeds = any(len(row.runs) > 1 for row in section)
     header, higher = list(FIXED_COLUMNS), []
     for name, _ in first.groups():
         prefix = "" if name == "pooled" else f"{name} "
         header.append(f"{prefix}{evaluation.primary.header} ({_over(name)})")
         higher.append(evaluation.primary.higher_is_better)
+        if name == "pooled" and over_seeds:
+            header.append(f"{prefix}{evaluation.primary.header} (seeds)")
+            higher.append(evaluation.primary.higher_is_better)
         if point:
             header.append(f"{prefix}Pooled MRE mm ↓ [95% CI]")
             higher.append(False)
         header += [f"{prefix}{c.header}" for c in shown]
         higher += [c.higher_is_better for c in shown]
     body = [_fixed_cells(row, section) for row in section]
-    for _name, folds in first.groups():
-        cells = _group_cells(section, folds, evaluation.primary, shown, bootstrap, seed)
+    for name, folds in first.groups():
+        with_seeds = name == "pooled" and over_seeds
+        cells = _group_cells(section, folds, evaluation.primary, shown, bootstrap, seed, with_seeds)
         for row_cells, extra in zip(body, cells, strict=True):
             row_cells += extra
     bold_best(body, higher, len(FIXED_COLUMNS))
-    body += [literature_cells(r, first.groups(), shown, point) for r in merged(literature)]
+    seed_column = over_seeds and first.groups()[0][0] == "pooled"
+    body += [
+        literature_cells(r, first.groups(), shown, point, seed_column) for r in merged(literature)
+    ]
     return Table(
         caption=_caption(title, first),
         header=header,
         rows=body,
-        footnotes=_footnotes(point, bool(literature), bootstrap, seed)
+        footnotes=_footnotes(point, bool(literature), bootstrap, seed, over_seeds)
+        + _missing_notes(section)
         + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else [])
         + ([_HDR_NOTE] if any(row.regions_kind == "hdr" for row in section) else []),
         numeric_from=len(FIXED_COLUMNS),
@@ -321,8 +346,9 @@ def _group_cells(
     shown: Sequence[Column],
     bootstrap: int,
     seed: int,
+    with_seeds: bool,
 ) -> list[list[Cell]]:
-    """Every row's cells of one column group: spread, MRE with CI and test, metrics."""
+    """Every row's cells of one column group: spreads, MRE with CI and test, metrics."""
     from landmarkbench.table_stats import bootstrap_ci, compare_with_best, is_significant
 
     errors = {i: row.image_errors(folds) for i, row in enumerate(section)}
@@ -331,9 +357,16 @@ def _group_cells(
         {i: e.per_image_mre() for i, e in known.items()},
         {i: e.pooled_mre for i, e in known.items()},
     )
+    per_test_set = len(folds) == 1 and section[0].groups()[0][0] != "pooled"
     result = []
     for i, row in enumerate(section):
-        cells = [spread_cell(row.group_spread(folds, primary))]
+        if per_test_set:
+            cells = [spread_cell(row.seed_values(folds, primary))]
+        else:
+            cells = [spread_cell(row.fold_values(folds, primary))]
+        if with_seeds:
+            values = row.seed_values(folds, primary)
+            cells.append(spread_cell(values) if len(values) > 1 else _one_seed(values))
         if i in known:
             low, high = bootstrap_ci(known[i], bootstrap, seed)
             p_value = tests.get(i, (float("nan"), 0))[0]
@@ -348,13 +381,34 @@ def _group_cells(
     return result
 
 
+def _one_seed(values: Sequence[float]) -> Cell:
+    """A single seed has no spread over seeds: its value, marked as such."""
+    value = float(values[0]) if values else float("nan")
+    return Cell(f"{value:.2f} (1 seed)", (("", value), (" std", float("nan"))))
+
+
 def _caption(title: str, row: Row) -> str:
     parts = [title] if title else []
-    parts.append(
-        f"protocol {row.split_protocol} (split {row.protocol}), ground truth {row.ground_truth}, "
-        f"SDR operator {row.operator}"
-    )
+    parts.append(row.conventions.describe())
     return "; ".join(parts)
+
+
+def _missing_notes(section: Sequence[Row]) -> list[str]:
+    """How many landmarks each row lacks: they are neither hits nor misses of the SDR."""
+    parts = []
+    for row in section:
+        folds = [f for _, group in row.groups() for f in group]
+        missing, total = row.missing(folds)
+        if missing:
+            parts.append(
+                f"{row.label(section)} {missing} of {total} ({100 * missing / total:.1f} %)"
+            )
+    if not parts:
+        return []
+    return [
+        "Missing landmarks (no truth) are left out of every MRE and are neither hits nor "
+        "misses of the SDR: " + "; ".join(parts) + "."
+    ]
 
 
 _CONFORMAL_NOTE = (
@@ -367,8 +421,20 @@ _HDR_NOTE = (
 )
 
 
-def _footnotes(point: bool, literature: bool, bootstrap: int, seed: int) -> list[str]:
-    notes = ["Bold: best of our methods in each column (literature rows are never bold)."]
+def _footnotes(
+    point: bool, literature: bool, bootstrap: int, seed: int, over_seeds: bool = False
+) -> list[str]:
+    notes = [
+        "Bold: best of our methods in each column (literature rows are never bold). Rows "
+        "share every convention of the caption; other conventions are in other tables.",
+        "Every number is recomputed from the stored predictions (predictions.csv or "
+        "instances.csv) with the caption's conventions.",
+    ]
+    if over_seeds:
+        notes.append(
+            "(folds): mean ± std over folds of the seed-averaged fold values; (seeds): mean ± "
+            "std over seeds of each seed's pooled value."
+        )
     if point:
         if bootstrap > 0:
             notes.append(
@@ -378,7 +444,7 @@ def _footnotes(point: bool, literature: bool, bootstrap: int, seed: int) -> list
         notes.append(
             f"{DAGGER}: per-image MRE differs from the method with the lowest pooled MRE of "
             "the same column group (paired Wilcoxon signed-rank test on the common images, "
-            "p < 0.05); only methods on the same split are compared."
+            "p < 0.05); only methods under the same conventions are compared."
         )
     else:
         notes.append(
@@ -406,7 +472,7 @@ def per_landmark_table(section: Sequence[Row], title: str) -> Table:
             suffix = "" if name == "pooled" else f" {name}"
             header.append(f"{row.label(section)}{suffix} MRE mm ↓")
             per_column.append(row.image_errors(folds))
-    names = section[0].summaries[0]["record"]["dataset"]["landmark_names"]
+    names = section[0].record["dataset"]["landmark_names"]
     values = np.array([e.per_landmark_mre() for e in per_column]).T
     pooled = np.array([[e.pooled_mre for e in per_column]])
     body = []

@@ -7,13 +7,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from landmarkbench.cli.leaderboard_cmd import leaderboard_command
 from landmarkbench.cli.main import main
-from landmarkbench.leaderboard import build_site, lookup_run_ids, sdr_curve
+from landmarkbench.leaderboard import build_site, lookup_run_ids
 
 RUN = ["run", "--folds", "3", "--no-progress", "--data-option", "n_cases=12"]
 RUN += ["--data-option", "image_shape=64,48", "--method", "mean_shape"]
@@ -42,13 +41,6 @@ def _build(stored: Path, out: Path) -> Path:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
-
-
-def test_sdr_curve_counts_errors_within_each_radius() -> None:
-    curve = sdr_curve(np.array([0.5, 1.0, 2.0, np.nan]), "<=", 2.0, 1.0)
-    assert curve.tolist() == [[0.0, 0.0], [1.0, 200 / 3], [2.0, 100.0]]
-    strict = sdr_curve(np.array([0.5, 1.0, 2.0]), "<", 2.0, 1.0)
-    assert strict[:, 1].tolist() == [0.0, 100 / 3, 200 / 3]
 
 
 def test_site_has_index_and_dataset_page(stored: Path, tmp_path: Path) -> None:

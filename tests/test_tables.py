@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import compile_latex
 
+from landmarkbench import run_summary
 from landmarkbench.cli.main import main
 from landmarkbench.fold_records import FoldPredictions, write_predictions
 from landmarkbench.manifest import load_manifest
@@ -24,7 +25,7 @@ from landmarkbench.table_stats import (
     is_significant,
     paired_wilcoxon,
 )
-from landmarkbench.tables import Row, collect_rows, literature_rows, render_table
+from landmarkbench.tables import collect_rows, literature_rows, render_table
 
 NAMES = [f"lm_{i}" for i in range(19)]
 CI = re.compile(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]")
@@ -54,7 +55,7 @@ def _store(root: Path, dataset: str, split: Split, method: str, config: str, sca
     """Store one complete fake run through the public writers (no training)."""
     rng = np.random.default_rng(hash((method, seed)) % 2**32)
     record = _record(dataset, split)
-    identity = RunIdentity(dataset, split.identity, method, config, seed)
+    identity = _identity(dataset, split, method, config, seed, record)
     for fold in split.folds:
         n = len(fold.test)
         truth = rng.uniform(0, 500, size=(n, len(NAMES), 2))
@@ -78,6 +79,13 @@ def _store(root: Path, dataset: str, split: Split, method: str, config: str, sca
             record=record,
         )
     build_summary(identity, root, split, record, failed={})
+
+
+def _identity(dataset, split, method, config, seed, record) -> RunIdentity:
+    """The run identity; keyed by the record's conventions where the layout has them."""
+    key = getattr(run_summary, "convention_key", None)
+    extra = {"conventions": key(record)} if key is not None else {}
+    return RunIdentity(dataset, split.identity, method, config, seed, **extra)
 
 
 def _kfold(n_cases: int = 30, k: int = 3) -> Split:
@@ -205,17 +213,44 @@ def test_per_landmark_table(ceph_results: Path) -> None:
     assert "| all landmarks (pooled) |" in text
 
 
-def test_multi_instance_rows_skip_statistics() -> None:
-    pooled = {"f1_percent": 80.0, "precision_percent": 90.0, "recall_percent": 72.0, "mean_pe": 2}
-    rows = [
-        Row("a", "01", "kfold-x", [0], [70.0, 90.0], pooled, "<=", "official", True),
-        Row(
-            "b", "02", "kfold-x", [0], [60.0, 62.0], {**pooled, "f1_percent": 61.0}, "<=", "o", True
-        ),
-    ]
+def test_multi_instance_rows_skip_statistics(tmp_path: Path) -> None:
+    from landmarkbench.instance_records import FoldInstances, write_instances
+
+    split = _kfold(12, 2)
+    root = tmp_path / "results"
+    for method, config, jitter in (("a", "0a", 0.5), ("b", "0b", 9.0)):
+        rng = np.random.default_rng(len(method))
+        record = _record("synthetic_endo", split)
+        record["dataset"].update(multi_instance=True, landmark_names=["tip"])
+        record["metric"] = {"match_radius": 6.0, "match_unit": "px"}
+        identity = _identity("synthetic_endo", split, method, config, 0, record)
+        for fold in split.folds:
+            truth = tuple((rng.uniform(0, 100, (3, 2)),) for _ in fold.test)
+            pred = tuple((t[0] + rng.normal(0, jitter, (3, 2)),) for t in truth)
+            folder = identity.fold_dir(root, fold.name)
+            folder.mkdir(parents=True)
+            spacing = np.ones((len(fold.test), 2))
+            write_instances(
+                folder / "instances.csv",
+                FoldInstances(fold.test, ("tip",), pred, truth, spacing),
+            )
+            write_fold_record(
+                folder,
+                fold=fold,
+                train_ids=fold.train,
+                val_ids=(),
+                fit_summary={},
+                history={},
+                seconds=0.0,
+                metrics={},
+                record=record,
+            )
+        build_summary(identity, root, split, record, failed={})
+    rows, _ = collect_rows(root, "synthetic_endo")
     text = render_table(rows, "markdown")
-    assert "F1 % ↑ (folds)" in text and "| **80.00** |" in _line(text, "| a |")
+    assert "F1 % ↑ (folds)" in text and "**" in _line(text, "| a |")
     assert "skipped for multi-instance" in text and "[" not in _line(text, "| a |")
+    assert "matching radius 6 px" in text
 
 
 # --- literature rows ------------------------------------------------------------------------

@@ -61,7 +61,12 @@ def plot_command(
     """Draw figures of one dataset's stored results (no retraining)."""
     from landmarkbench.plots import KINDS, all_plots
     from landmarkbench.plots import log_to_mlflow as log_plots
+    from landmarkbench.stored_runs import read_runs
 
+    # Runs with a damaged file are left out of every figure: say which and why, once.
+    _, notes = read_runs(results_dir.resolve(), dataset, complete_only=False)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     kinds = tuple(KINDS) if kind == "all" else (kind,)
     paths = all_plots(results_dir.resolve(), dataset, out_dir, kinds=kinds, n_cases=n_cases)
     for path in paths:
