@@ -5,9 +5,23 @@ Layout under the results root::
     <dataset>/splits/<split id>.json
     <dataset>/<split id>/<method>__<config hash>/seed_<s>/fold_<name>/predictions.csv
     <dataset>/<split id>/<method>__<config hash>/seed_<s>/fold_<name>/fold.json
-    <dataset>/<split id>/<method>__<config hash>/seed_<s>/summary.json
+    <dataset>/<split id>/<method>__<config hash>/seed_<s>/summary_<convention key>.json
+    <dataset>/_models/<family>__<model hash>/          (final.pt, last.pt while training)
 
-A fold folder exists only when complete (it is written under a temporary name and renamed).
+A fold folder holds predictions only, which no evaluation convention changes; every set of
+conventions (SDR operator and radii, aggregation, ...) gets its own summary file, named by
+its convention key, recomputed from the fold files. A fold folder exists only when complete
+(it is written under a temporary name and renamed).
+
+A model folder is keyed by what determines the trained model (dataset identity and ground
+truth, training and inner validation ids, training settings, seed), never by the test set:
+the test sets of an official split that share one training set share one model.
+
+Earlier layouts still read: ``seed_<s>/summary.json`` (one summary per seed, before
+convention keys) is listed by ``summary_files`` and replaced by the keyed summary the next
+time that run is rerun with the same conventions. Model folders of the earlier layout
+(``<split id>/_models/.../seed_<s>/fold_<name>``) are no longer read: the models are
+retrained once when a fold folder is missing, and the old folders can be deleted.
 """
 
 from __future__ import annotations
@@ -23,25 +37,36 @@ _METHOD_DIR = re.compile(r"^(?P<method>[A-Za-z0-9_.-]+?)__(?P<config>[0-9a-f]+)$
 
 PREDICTIONS_FILE = "predictions.csv"
 FOLD_FILE = "fold.json"
-SUMMARY_FILE = "summary.json"
+SUMMARY_FILE = "summary.json"  # the earlier layout: one summary per seed folder
+SUMMARY_PREFIX = "summary_"
+CONVENTIONS_PART = "conventions_"
 
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """The coordinates of one (dataset, split, method, config, seed) run."""
+    """The coordinates of one (dataset, split, method, config, seed, conventions) result.
+
+    ``conventions`` is the convention key (``run_summary.convention_key``); None names a
+    summary of the earlier layout, made before results were keyed by their conventions.
+    """
 
     dataset: str
     split_id: str
     method: str
     config_hash: str
     seed: int
+    conventions: str | None = None
 
     @property
     def key(self) -> str:
-        """A single string naming the run (used as the MLflow tag)."""
-        return "/".join(self.relative_parts())
+        """A single string naming the result (the MLflow run key tag)."""
+        parts = self.relative_parts()
+        if self.conventions:
+            parts = (*parts, f"{CONVENTIONS_PART}{self.conventions}")
+        return "/".join(parts)
 
     def relative_parts(self) -> tuple[str, ...]:
+        """The run folder's parts under the results root (conventions are not a folder)."""
         return (
             self.dataset,
             self.split_id,
@@ -50,16 +75,21 @@ class RunIdentity:
         )
 
     def run_dir(self, root: Path) -> Path:
-        """The folder of this run under the results ``root``."""
+        """The folder of this run (its folds and every convention's summary)."""
         return root.joinpath(*self.relative_parts())
 
+    def summary_path(self, root: Path) -> Path:
+        """The summary file of this result."""
+        name = f"{SUMMARY_PREFIX}{self.conventions}.json" if self.conventions else SUMMARY_FILE
+        return self.run_dir(root) / name
+
     def fold_dir(self, root: Path, fold_name: str) -> Path:
-        """The folder of one fold of this run."""
+        """The folder of one fold of this run (shared by every set of conventions)."""
         return self.run_dir(root) / f"fold_{fold_name.removeprefix('fold_')}"
 
     @classmethod
     def parse(cls, run_dir: Path, root: Path) -> RunIdentity:
-        """Inverse of ``run_dir``.
+        """Inverse of ``run_dir`` (the conventions are read from a summary, not a path).
 
         Raises:
             ResultsError: if ``run_dir`` is not a run folder under ``root``.
@@ -86,21 +116,10 @@ class RunIdentity:
         )
 
 
-def model_dir(
-    root: Path, dataset: str, split_id: str, family: str, model_hash: str, seed: int, fold: str
-) -> Path:
-    """Where a fold's trained model and checkpoints live, shared by every method whose
-    training is identical (same family, training settings, data, split and seed)."""
-    fold_part = f"fold_{fold.removeprefix('fold_')}"
-    return (
-        root
-        / dataset
-        / split_id
-        / "_models"
-        / f"{family}__{model_hash}"
-        / f"seed_{seed}"
-        / fold_part
-    )
+def model_dir(root: Path, dataset: str, family: str, model_hash: str) -> Path:
+    """Where a trained model and its checkpoints live, shared by every method, fold and
+    run whose training is identical (``model_hash`` covers what determines the model)."""
+    return root / dataset / "_models" / f"{family}__{model_hash}"
 
 
 def split_file(root: Path, dataset: str, split_id: str) -> Path:
@@ -109,5 +128,16 @@ def split_file(root: Path, dataset: str, split_id: str) -> Path:
 
 
 def summary_files(root: Path, dataset: str) -> list[Path]:
-    """Every run summary stored for ``dataset``, sorted."""
-    return sorted((root / dataset).glob(f"*/*__*/seed_*/{SUMMARY_FILE}"))
+    """Every run summary stored for ``dataset`` (one per run and conventions), sorted;
+    summaries of the earlier layout (``summary.json``) are included."""
+    base = root / dataset
+    keyed = base.glob(f"*/*__*/seed_*/{SUMMARY_PREFIX}*.json")
+    legacy = base.glob(f"*/*__*/seed_*/{SUMMARY_FILE}")
+    return sorted({*keyed, *legacy})
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Every run folder (``<dataset>/<split>/<method>__<hash>/seed_<s>``) under ``root``."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*/*__*/seed_*") if p.is_dir())

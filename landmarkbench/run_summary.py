@@ -1,8 +1,13 @@
-"""Fold records (fold.json) and the run summary (summary.json) built from the fold files.
+"""Fold records (fold.json) and the run summaries built from the fold files.
 
-Metrics in the summary are always recomputed from each fold's prediction records
+Metrics in a summary are always recomputed from each fold's prediction records
 (``predictions.csv`` or ``instances.csv``) with the conventions of the current request, so
-changing the SDR operator never needs retraining.
+changing the SDR operator never needs retraining. Each set of conventions has its own
+summary (``summary_<convention key>.json``): ``summary["conventions"]`` lists every convention
+that changes a number (dataset version, options and ground truth, protocol and split, SDR
+operator and radii, aggregation, matching) and ``summary["convention_key"]`` is its hash;
+results are comparable only within one key. ``fold.json`` keeps the metrics under the
+conventions of the run that trained the fold; readers use the summaries.
 """
 
 from __future__ import annotations
@@ -15,9 +20,38 @@ from typing import Any
 import numpy as np
 
 from landmarkbench.atomic_io import write_json_atomically
+from landmarkbench.config import short_hash
+from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation import evaluation_for, value_of
 from landmarkbench.protocols.split import Fold, Split
 from landmarkbench.results_layout import FOLD_FILE, SUMMARY_FILE, RunIdentity
+
+# Descriptions, not conventions: text that never changes a number.
+_DESCRIPTIVE_METRIC_KEYS = ("pe", "matching")
+
+
+def conventions_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Every convention that changes a stored number, from a run's protocol record.
+
+    Rows with different conventions must never be ranked or tested against each other.
+    """
+    dataset = record["dataset"]
+    protocol = record["protocol"]
+    metric = {k: v for k, v in record["metric"].items() if k not in _DESCRIPTIVE_METRIC_KEYS}
+    return {
+        "dataset": dataset["name"],
+        "dataset_version": dataset.get("version"),
+        "dataset_options": dataset.get("options", {}),
+        "ground_truth": dataset.get("ground_truth"),
+        "protocol": protocol["name"],
+        "split_id": protocol["split_id"],
+        **metric,
+    }
+
+
+def convention_key(record: Mapping[str, Any]) -> str:
+    """The hash of ``conventions_of(record)``: equal keys, comparable numbers."""
+    return short_hash(conventions_of(record))
 
 
 def evaluation_of(record: Mapping[str, Any]):
@@ -50,12 +84,16 @@ def write_fold_record(
     record: Mapping[str, Any],
     calibration_ids: Sequence[str] = (),
     uncertainty: Mapping[str, Any] | None = None,
+    training_seed: int | None = None,
+    model_key: str | None = None,
 ) -> None:
     """Write ``fold.json`` beside the fold's predictions (inside its staging folder)."""
     write_json_atomically(
         folder / FOLD_FILE,
         {
             "fold": {"index": fold.index, "name": fold.name},
+            "training_seed": training_seed,
+            "model_key": model_key,
             "train_ids": list(train_ids),
             "validation_ids": list(val_ids),
             "calibration_ids": list(calibration_ids),
@@ -75,8 +113,15 @@ def load_fold_record(folder: Path) -> dict[str, Any] | None:
     path = folder / FOLD_FILE
     if not path.is_file():
         return None
-    record = json.loads(path.read_text())
-    if not (folder / evaluation_of(record["record"]).records_file).is_file():
+    try:
+        record = json.loads(path.read_text())
+        records_file = evaluation_of(record["record"]).records_file
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ResultsError(
+            f"Fold record '{path}' cannot be read ({type(exc).__name__}: {exc}); delete the "
+            f"folder '{folder}' and rerun to regenerate that fold."
+        ) from None
+    if not (folder / records_file).is_file():
         return None
     return record
 
@@ -96,7 +141,9 @@ def build_summary(
     record: Mapping[str, Any],
     failed: Mapping[str, str],
 ) -> dict[str, Any]:
-    """Recompute per-fold and pooled out-of-fold metrics and write ``summary.json``."""
+    """Recompute per-fold and pooled out-of-fold metrics and write the summary of
+    ``identity`` (its conventions' file); an earlier-layout ``summary.json`` of the same
+    conventions is superseded and removed."""
     evaluation = evaluation_of(record)
     settings = record["metric"]
     names = record["dataset"]["landmark_names"]
@@ -122,6 +169,9 @@ def build_summary(
         for column in columns
         if per_fold
     }
+    key = convention_key(record)
+    if identity.conventions != key:
+        raise ValueError(f"identity conventions {identity.conventions} != record key {key}")
     summary = {
         "identity": {
             "dataset": identity.dataset,
@@ -129,7 +179,10 @@ def build_summary(
             "method": identity.method,
             "config_hash": identity.config_hash,
             "seed": identity.seed,
+            "conventions": key,
         },
+        "conventions": conventions_of(record),
+        "convention_key": key,
         "record": dict(record),
         "complete": len(per_fold) == len(split.folds) and not failed,
         "folds_expected": [f.name for f in split.folds],
@@ -139,8 +192,22 @@ def build_summary(
         "pooled": pooled,
         "uncertainty": uncertainty,
     }
-    write_json_atomically(identity.run_dir(root) / SUMMARY_FILE, summary)
+    write_json_atomically(identity.summary_path(root), summary)
+    _remove_superseded_legacy_summary(identity.run_dir(root) / SUMMARY_FILE, key)
     return summary
+
+
+def _remove_superseded_legacy_summary(path: Path, key: str) -> None:
+    """Delete an earlier-layout ``summary.json`` whose conventions equal ``key`` (the keyed
+    summary just written replaces it); one of other conventions is kept and still read."""
+    if not path.is_file():
+        return
+    try:
+        legacy_key = convention_key(json.loads(path.read_text())["record"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # unreadable: left for the readers to report with its name
+    if legacy_key == key:
+        path.unlink(missing_ok=True)
 
 
 def _uncertainty_summary(

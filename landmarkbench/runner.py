@@ -15,10 +15,22 @@ fold's conformal regions are calibrated on it and evaluated on the test cases
 calibration in fold.json.
 
 A finished fold folder is never recomputed: rerunning the same command resumes.
+
+A trained model is keyed by what determines it (dataset identity and ground truth, training
+ids, inner validation ids, training settings, training seed), never by the test set: test
+sets that share a training set (ISBI 2015's official test1 and test2) share one training
+seed, one inner validation split and one model. The training seed is ``seed * 1000 + k``
+with ``k`` the index of the first fold with that training set, so k-fold seeds are those of
+earlier versions.
+
+Evaluation conventions (SDR operator and radii, aggregation) are part of a result's
+identity: each set has its own summary and its own MLflow parent run, recomputed from the
+stored predictions without retraining.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from landmarkbench.atomic_io import (
+    LOCK_FILE,
+    check_writable_folder,
+    clean_dead_folders,
     commit_dir,
     exclusive_lock,
     remove_stale_staging,
@@ -34,14 +49,19 @@ from landmarkbench.atomic_io import (
 from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
 from landmarkbench.config import resolve_config, short_hash
 from landmarkbench.datasets.base import LandmarkDataset
-from landmarkbench.errors import TrainingError, UsageError
+from landmarkbench.errors import ResultsError, TrainingError, UsageError
 from landmarkbench.evaluation import evaluation_for
 from landmarkbench.methods.base import FitContext
 from landmarkbench.protocols.fold_parts import fold_parts
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 from landmarkbench.provenance import code_version
-from landmarkbench.results_layout import RunIdentity, model_dir, split_file
-from landmarkbench.run_summary import build_summary, load_fold_record, write_fold_record
+from landmarkbench.results_layout import RunIdentity, model_dir, run_folders, split_file
+from landmarkbench.run_summary import (
+    build_summary,
+    convention_key,
+    load_fold_record,
+    write_fold_record,
+)
 
 SDR_OPERATORS = ("<=", "<")
 UNCERTAINTY_METHODS = ("conformal", "hdr")
@@ -78,7 +98,13 @@ class RunRequest:
 
 @dataclass
 class RunOutcome:
-    """Where a finished run's results are, and what happened to its folds."""
+    """Where a finished run's results are, and what happened to its folds.
+
+    ``trained_folds``: folds predicted now by a model trained now; ``reused_models``: folds
+    predicted now by a model trained before (by another method that differs only in
+    decoding, or another test set with the same training set); ``resumed_folds``: folds
+    whose stored predictions were reused as they are.
+    """
 
     identity: RunIdentity
     run_dir: Path
@@ -86,6 +112,7 @@ class RunOutcome:
     trained_folds: list[str]
     resumed_folds: list[str]
     failed_folds: dict[str, str]
+    reused_models: list[str] = field(default_factory=list)
 
 
 def default_protocol(dataset: LandmarkDataset) -> str:
@@ -142,16 +169,27 @@ class BenchmarkRun:
             raise UsageError(
                 f"--results-dir '{root}' is a file; pass a folder (it is created if missing)."
             )
+        check_writable_folder(
+            root,
+            "The results folder",
+            "make it writable (e.g. chmod u+w) or pass --results-dir with a writable folder.",
+        )
+        from landmarkbench.tracking import check_tracking_store, resolve_tracking_uri
+
+        self.tracking_uri = resolve_tracking_uri(request.tracking_uri, create=False)
+        check_tracking_store(self.tracking_uri)
         self.split: Split = persist_split(split, split_file(root, request.dataset, split.identity))
         for fold in self.split.folds:  # bad fractions fail before anything trains
             self._fold_parts(fold)
         self.root = root
+        self.config_hash = short_hash(self._hashed_settings())
         self.identity = RunIdentity(
             dataset=request.dataset,
             split_id=self.split.identity,
             method=request.method,
-            config_hash=short_hash(self._hashed_settings()),
+            config_hash=self.config_hash,
             seed=request.seed,
+            conventions=convention_key(self.protocol_record()),
         )
 
     def _check_uncertainty(self) -> None:
@@ -215,7 +253,7 @@ class BenchmarkRun:
                 "split_id": self.split.identity,
             },
             "method": {"name": self.request.method, "config": self.config},
-            "config_hash": self.identity.config_hash,
+            "config_hash": self.config_hash,
             "seed": self.request.seed,
             "val_fraction": self.request.val_fraction,
             "metric": self._metric_conventions(),
@@ -223,6 +261,7 @@ class BenchmarkRun:
         }
         if self.request.uncertainty is not None:
             record["uncertainty"] = self._uncertainty_settings()
+        record["convention_key"] = convention_key(record)
         return record
 
     def _metric_conventions(self) -> dict[str, Any]:
@@ -246,24 +285,52 @@ class BenchmarkRun:
 
         device = resolve_device(self.request.device)
         run_dir = self.identity.run_dir(self.root)
-        with exclusive_lock(run_dir):
-            return self._execute_locked(run_dir, device)
+        self.clean_debris()
+        try:
+            with exclusive_lock(run_dir):
+                return self._execute_locked(run_dir, device)
+        finally:  # a run that wrote nothing leaves no lock-only folder behind
+            clean_dead_folders([run_dir], stop_at=self.root, grace_s=0.0)
+
+    def clean_debris(self) -> list[Path]:
+        """Remove what dead runs left in this results folder: staging folders and
+        lock-only run or model folders whose lock is free; returns what was removed."""
+        models = [p for p in self.root.glob("*/_models/*") if (p / LOCK_FILE).is_file()]
+        return clean_dead_folders([*run_folders(self.root), *models], stop_at=self.root)
 
     def _execute_locked(self, run_dir: Path, device: str) -> RunOutcome:
-        from landmarkbench.tracking import (
-            Tracker,
-            conformal_metrics,
-            learned_target_metrics,
-            resolve_tracking_uri,
-        )
+        from landmarkbench.tracking import CONVENTION_TAG, Tracker, resolve_tracking_uri
 
         remove_stale_staging(run_dir)
-        tracker = Tracker(resolve_tracking_uri(self.request.tracking_uri), self.request.dataset)
+        for fold in self.split.folds:  # stored folds of an earlier layout: refused first
+            stored = load_fold_record(self.identity.fold_dir(self.root, fold.name))
+            if stored is not None:
+                self._check_stored_fold(fold, stored)
+        tracker = Tracker(resolve_tracking_uri(self.tracking_uri), self.request.dataset)
         record = self.protocol_record()
-        run_key = self.identity.key
-        parent = tracker.parent_run(
-            run_key, f"{self.request.method} seed {self.request.seed}", record
+        parent, status = tracker.parent_run(
+            self.identity.key,
+            f"{self.request.method} seed {self.request.seed}",
+            record,
+            tags={CONVENTION_TAG: record["convention_key"]},
         )
+        try:
+            return self._run_folds(tracker, parent, status, record, run_dir, device)
+        except BaseException:
+            tracker.fail_if_running(parent)
+            raise
+
+    def _run_folds(
+        self, tracker: Any, parent: str, status: str, record: dict[str, Any], run_dir: Path,
+        device: str,
+    ) -> RunOutcome:  # fmt: skip
+        from landmarkbench.tracking import (
+            CONVENTION_TAG,
+            conformal_metrics,
+            learned_target_metrics,
+        )
+
+        run_key = self.identity.key
         tracker.discard_unfinished_folds(run_key)
         if self.request.uncertainty and not self.method_cls.supports_conformal:
             self.echo(
@@ -274,69 +341,108 @@ class BenchmarkRun:
                     else "."
                 )
             )
-        logged = tracker.finished_folds(run_key)
-        trained, resumed, failed = [], [], {}
+        changed = status != "FINISHED"
+        trained, reused_models, resumed, failed = [], [], [], {}
         for fold in self.split.folds:
             fold_dir = self.identity.fold_dir(self.root, fold.name)
-            if load_fold_record(fold_dir) is None:
-                try:
-                    self._train_fold(fold, fold_dir, device)
-                    trained.append(fold.name)
-                except TrainingError as exc:
-                    failed[fold.name] = str(exc)
-                    self.echo(f"fold {fold.name} failed: {exc}")
-                    continue
-            else:
+            if load_fold_record(fold_dir) is not None:
                 resumed.append(fold.name)
-            if fold.name not in logged:
-                fold_record = load_fold_record(fold_dir)
-                tracker.log_fold(
-                    parent,
-                    run_key,
-                    fold.name,
-                    {**record, "fold": fold.name},
-                    {
-                        **self.evaluation.flat_metrics(fold_record["metrics"]),
-                        **learned_target_metrics(fold_record["fit"], self.dataset.landmark_names),
-                        **conformal_metrics((fold_record.get("uncertainty") or {}).get("metrics")),
-                    },
-                    fold_record.get("history"),
-                    fold_dir,
-                )
+                continue
+            changed = True
+            try:
+                fit = self._train_fold(fold, fold_dir, device)
+            except TrainingError as exc:
+                failed[fold.name] = str(exc)
+                self.echo(f"fold {fold.name} failed: {exc}")
+                continue
+            (reused_models if fit.get("reused_trained_model") else trained).append(fold.name)
         summary = build_summary(self.identity, self.root, self.split, record, failed)
-        tracker.finish_parent(
-            parent,
-            {
-                **self.evaluation.flat_metrics(summary["pooled"]),
-                **conformal_metrics(summary["uncertainty"]),
-            },
-            "FAILED" if failed else "FINISHED",
-        )
+        logged = tracker.finished_folds(run_key)
+        for fold in self.split.folds:
+            if fold.name in logged or fold.name not in summary["per_fold"]:
+                continue
+            changed = True
+            fold_dir = self.identity.fold_dir(self.root, fold.name)
+            fold_record = load_fold_record(fold_dir) or {}
+            tracker.log_fold(
+                parent,
+                run_key,
+                fold.name,
+                {**record, "fold": fold.name},
+                {
+                    **self.evaluation.flat_metrics(summary["per_fold"][fold.name]),
+                    **learned_target_metrics(
+                        fold_record.get("fit", {}), self.dataset.landmark_names
+                    ),
+                    **conformal_metrics((fold_record.get("uncertainty") or {}).get("metrics")),
+                },
+                fold_record.get("history"),
+                fold_dir,
+                tags={CONVENTION_TAG: record["convention_key"]},
+            )
+        if changed or failed:  # a rerun that changes nothing leaves the run's times alone
+            tracker.finish_parent(
+                parent,
+                {
+                    **self.evaluation.flat_metrics(summary["pooled"]),
+                    **conformal_metrics(summary["uncertainty"]),
+                },
+                "FAILED" if failed else "FINISHED",
+            )
         summary["tracking_uri"] = tracker.uri
-        return RunOutcome(self.identity, run_dir, summary, trained, resumed, failed)
+        return RunOutcome(self.identity, run_dir, summary, trained, resumed, failed, reused_models)
 
-    def _model_dir(self, fold: Fold) -> Path | None:
-        """The fold's model folder, keyed by what determines training (not decoding)."""
+    def _check_stored_fold(self, fold: Fold, stored: dict[str, Any]) -> None:
+        """A stored fold must come from the training this version would do.
+
+        Raises:
+            ResultsError: for a fold of the earlier layout that trained its own model on a
+                training set it shares with an earlier fold (with another seed), naming the
+                folder to delete.
+        """
+        expected = self._training_seed(fold)
+        made = stored.get("training_seed", self.request.seed * 1000 + fold.index)
+        if made != expected:
+            folder = self.identity.fold_dir(self.root, fold.name)
+            raise ResultsError(
+                f"Fold folder '{folder}' was made by an earlier version that trained a model "
+                f"for each test set (seed {made}); test sets that share a training set now "
+                f"share one model (seed {expected}): delete that folder and rerun to predict "
+                "it with the shared model."
+            )
+
+    def _training_seed(self, fold: Fold) -> int:
+        """The seed of a fold's training: equal training sets give equal seeds (the index
+        of the first fold with that training set; for k-fold, the fold's own index)."""
+        train = sorted(fold.train)
+        first = next(f.index for f in self.split.folds if sorted(f.train) == train)
+        return self.request.seed * 1000 + first
+
+    def _model_key(self, fold: Fold) -> tuple[str, str] | None:
+        """(family, hash) of the fold's trained model: what determines training, never the
+        test set nor the decoding; None for methods that train nothing."""
         family = self.method_cls.training_family
         if family is None:
             return None
+        train_ids, val_ids, _ = self._fold_parts(fold)
         training = {k: v for k, v in self.config.items() if k not in self.method_cls.decoder_keys}
         keyed = {
             "family": family,
             "config": training,
             "dataset": self.dataset.describe(),
-            "val_fraction": self.request.val_fraction,
+            "train_ids": train_ids,
+            "validation_ids": val_ids,
+            "seed": self._training_seed(fold),
         }
-        if self.request.uncertainty == "conformal":  # the calibration part is not trained on
-            keyed["calibration_fraction"] = self.request.calibration_fraction
-        model_hash = short_hash(keyed)
-        return model_dir(
-            self.root, self.request.dataset, self.split.identity, family, model_hash,
-            self.request.seed, fold.name,
-        )  # fmt: skip
+        return family, short_hash(keyed, length=12)
+
+    def _model_dir(self, fold: Fold) -> Path | None:
+        """The fold's model folder, keyed by ``_model_key``."""
+        key = self._model_key(fold)
+        return None if key is None else model_dir(self.root, self.request.dataset, *key)
 
     def _fold_seed(self, fold: Fold) -> int:
-        return self.request.seed * 1000 + fold.index
+        return self._training_seed(fold)
 
     def _fold_parts(self, fold: Fold) -> tuple[list[str], list[str], list[str]]:
         """(train, inner validation, conformal calibration) ids of a fold."""
@@ -348,7 +454,9 @@ class BenchmarkRun:
             self.request.calibration_fraction if conformal else None,
         )
 
-    def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> None:
+    def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> dict[str, Any]:
+        """Train (or load the shared model of) one fold, predict its test set and commit
+        its folder; returns the fit summary."""
         fold_seed = self._fold_seed(fold)
         train_ids, val_ids, calibration_ids = self._fold_parts(fold)
         calibrated = f", calibration {len(calibration_ids)}" if calibration_ids else ""
@@ -378,9 +486,12 @@ class BenchmarkRun:
             self.config, num_landmarks=self.dataset.num_landmarks, ndim=self.dataset.ndim
         )
         started = time.perf_counter()
-        fit_summary = method.fit(
-            self.dataset.load_many(train_ids), self.dataset.load_many(val_ids), ctx
-        )
+        with contextlib.ExitStack() as stack:
+            if ctx.checkpoint_dir is not None:  # one trainer per model; others wait, reuse
+                stack.enter_context(exclusive_lock(Path(ctx.checkpoint_dir), wait=True))
+            fit_summary = method.fit(
+                self.dataset.load_many(train_ids), self.dataset.load_many(val_ids), ctx
+            )
         test_cases = self.dataset.load_many(fold.test)
         predicted = method.predict(test_cases)
         self.evaluation.check_predictions(
@@ -416,5 +527,8 @@ class BenchmarkRun:
             record=record,
             calibration_ids=calibration_ids,
             uncertainty=uncertainty,
+            training_seed=fold_seed,
+            model_key="/".join(self._model_key(fold) or ()) or None,
         )
         commit_dir(staging, fold_dir)
+        return dict(fit_summary)

@@ -1,15 +1,24 @@
-"""MLflow logging: one parent run per (dataset, protocol, method, config, seed), one nested
-run per fold, in a SQLite store by default.
+"""MLflow logging and querying: one parent run per result (dataset, protocol, method,
+config, seed, conventions), one nested run per fold, in a SQLite store by default.
 
 Runs are found again by tags, so a resumed benchmark adds the folds that are missing and
-never duplicates a finished one. MLflow is imported only here and only when a run starts.
+never duplicates a finished one. Every query of stored MLflow runs goes through
+``find_runs``. MLflow is imported only here and only when a run starts or a query is made.
+
+A SQLite store is created once, under a file lock beside it, so runs started together on a
+fresh store do not race in MLflow's table creation. Each process holds a liveness lock for
+the runs it opens (``landmarkbench.live`` tag); a run left RUNNING by a process that died
+(killed, crashed) is marked FAILED by the next process that opens the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +26,16 @@ from landmarkbench.errors import UsageError
 
 RUN_KEY_TAG = "landmarkbench.run_key"
 FOLD_TAG = "landmarkbench.fold"
+CONVENTION_TAG = "landmarkbench.convention_key"
+LIVE_TAG = "landmarkbench.live"
 EXPERIMENT_PREFIX = "landmarkbench"
 
 
-def resolve_tracking_uri(value: str | None) -> str:
+def resolve_tracking_uri(value: str | None, *, create: bool = True) -> str:
     """Turn a path or URI into an MLflow tracking URI with an absolute SQLite path.
 
     ``None`` means ``./mlflow.db``; a plain path becomes ``sqlite:////abs/path``; any
-    ``scheme://`` URI is passed through.
+    ``scheme://`` URI is passed through. With ``create`` the database's folder is created.
     """
     if value and "://" in value:
         if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
@@ -37,8 +48,137 @@ def resolve_tracking_uri(value: str | None) -> str:
             f"--tracking-uri '{path}' is a folder; give a database file such as "
             f"'{path / 'mlflow.db'}' or a URI such as sqlite:////abs/path/mlflow.db."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///"))
+    return None
+
+
+def check_tracking_store(tracking_uri: str) -> None:
+    """Fail fast (instead of minutes of MLflow retries) when a SQLite store cannot be
+    written: the database file, or the folder that holds it (SQLite writes a journal there).
+
+    Raises:
+        UsageError: naming the file or folder and the fix.
+    """
+    from landmarkbench.atomic_io import check_writable_folder
+
+    path = sqlite_path(tracking_uri)
+    if path is None:
+        return
+    fix = (
+        "make it writable (e.g. chmod u+w) or pass --tracking-uri with a writable file, "
+        "e.g. --tracking-uri /tmp/mlflow.db."
+    )
+    check_writable_folder(path.parent, "The MLflow store's folder", fix)
+    if path.exists():
+        reason = None
+        if not os.access(path, os.W_OK):
+            reason = "is read-only"
+        else:
+            try:
+                with open(path, "ab"):
+                    pass
+            except OSError as exc:
+                reason = f"cannot be written ({exc.strerror or exc})"
+        if reason:
+            raise UsageError(f"The MLflow store '{path}' {reason}; {fix}")
+
+
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise store creation and experiment creation between processes (SQLite)."""
+    path = sqlite_path(tracking_uri)
+    if path is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _quiet_mlflow() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow  # noqa: F401 - configures its loggers when imported
+
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _client(tracking_uri: str):
+    """An ``MlflowClient`` whose store exists (created under the store lock)."""
+    _quiet_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    with _store_lock(tracking_uri):
+        client.search_experiments(max_results=1)  # creates and migrates the store once
+    return client
+
+
+# ------------------------------------------------------------------ liveness
+
+_LIVE: dict[str, tuple[str, Any]] = {}
+
+
+def _live_dir(tracking_uri: str) -> Path | None:
+    path = sqlite_path(tracking_uri)
+    return None if path is None else path.parent / f".{path.name}.live"
+
+
+def _live_token(tracking_uri: str) -> str | None:
+    """This process's liveness token for the store, its lock held until the process ends."""
+    folder = _live_dir(tracking_uri)
+    if folder is None:
+        return None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    held = _LIVE.get(str(folder))
+    if held is not None and held[1] is not None and (folder / f"{held[0]}.lock").is_file():
+        return held[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    handle = open(folder / f"{token}.lock", "w")  # noqa: SIM115 - held for the process
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _LIVE[str(folder)] = (token, handle)
+    return token
+
+
+def _token_alive(folder: Path, token: str) -> bool:
+    import fcntl
+
+    own = _LIVE.get(str(folder))
+    if own is not None and own[0] == token:
+        return True
+    try:
+        handle = open(folder / f"{token}.lock")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    (folder / f"{token}.lock").unlink(missing_ok=True)
+    return False
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
@@ -60,56 +200,106 @@ class Tracker:
     """Logs benchmark runs to MLflow through ``MlflowClient`` (no global active run)."""
 
     def __init__(self, tracking_uri: str, dataset: str) -> None:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        from mlflow.tracking import MlflowClient
-
-        # After the import: mlflow configures its own logger level when imported.
-        for noisy in ("mlflow", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
+        check_tracking_store(tracking_uri)
         self.uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.client = _client(tracking_uri)
+        self.token = _live_token(tracking_uri)
         name = f"{EXPERIMENT_PREFIX}/{dataset}"
-        experiment = self.client.get_experiment_by_name(name)
-        if experiment is None:
-            artifacts = self._artifact_root(tracking_uri, dataset)
-            self.experiment_id = self.client.create_experiment(name, artifact_location=artifacts)
-        else:
-            self.experiment_id = experiment.experiment_id
+        with _store_lock(tracking_uri):  # two processes must not both create it
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                artifacts = self._artifact_root(tracking_uri, dataset)
+                self.experiment_id = self.client.create_experiment(
+                    name, artifact_location=artifacts
+                )
+            else:
+                self.experiment_id = experiment.experiment_id
+        self.fail_dead_runs()
 
     @staticmethod
     def _artifact_root(tracking_uri: str, dataset: str) -> str | None:
-        if tracking_uri.startswith("sqlite:///"):
-            db = Path(tracking_uri.removeprefix("sqlite:///"))
-            return (db.parent / "mlartifacts" / dataset).resolve().as_uri()
+        path = sqlite_path(tracking_uri)
+        if path is not None:
+            return (path.parent / "mlartifacts" / dataset).resolve().as_uri()
         return None
+
+    def _tags(self, tags: Mapping[str, str]) -> dict[str, str]:
+        return {**tags, LIVE_TAG: self.token} if self.token else dict(tags)
 
     def _search(self, filter_string: str) -> list[Any]:
         return self.client.search_runs([self.experiment_id], filter_string=filter_string)
 
-    def parent_run(self, run_key: str, run_name: str, params: Mapping[str, Any]) -> str:
-        """The id of the parent run for ``run_key``, created (with params) if missing."""
-        found = self._search(f"tags.`{RUN_KEY_TAG}` = '{run_key}'")
+    def fail_dead_runs(self) -> int:
+        """Mark FAILED every landmarkbench run of this store left RUNNING by a process that
+        is gone (its liveness lock is free, or it predates liveness tags); returns how many."""
+        folder = _live_dir(self.uri)
+        if folder is None:
+            return 0
+        experiments = [
+            e.experiment_id
+            for e in self.client.search_experiments()
+            if e.name.startswith(f"{EXPERIMENT_PREFIX}/")
+        ]
+        if not experiments:
+            return 0
+        running = self.client.search_runs(
+            experiments, filter_string="attributes.status = 'RUNNING'"
+        )
+        failed = 0
+        for run in running:
+            token = run.data.tags.get(LIVE_TAG)
+            if token and _token_alive(folder, token):
+                continue
+            self.client.set_terminated(run.info.run_id, "FAILED")
+            failed += 1
+        return failed
+
+    def parent_run(
+        self,
+        run_key: str,
+        run_name: str,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str] | None = None,
+    ) -> tuple[str, str]:
+        """(id, status) of the parent run for ``run_key``, created (with params) if
+        missing; a new run's status is RUNNING."""
+        found = self._search(f"tags.`{RUN_KEY_TAG}` = '{_quoted(run_key)}'")
         parents = [r for r in found if FOLD_TAG not in r.data.tags]
         if parents:
-            return parents[0].info.run_id
+            return parents[0].info.run_id, parents[0].info.status
         run = self.client.create_run(
-            self.experiment_id, run_name=run_name, tags={RUN_KEY_TAG: run_key}
+            self.experiment_id,
+            run_name=run_name,
+            tags=self._tags({RUN_KEY_TAG: run_key, **(tags or {})}),
         )
-        self._log_params(run.info.run_id, params)
-        return run.info.run_id
+        try:
+            self._log_params(run.info.run_id, params)
+        except BaseException:
+            self.fail_if_running(run.info.run_id)
+            raise
+        return run.info.run_id, "RUNNING"
+
+    def status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
+
+    def fail_if_running(self, run_id: str) -> None:
+        """Mark ``run_id`` FAILED if it is still RUNNING (after an error); never raises."""
+        with contextlib.suppress(Exception):
+            if self.status(run_id) == "RUNNING":
+                self.client.set_terminated(run_id, "FAILED")
 
     def finished_folds(self, run_key: str) -> set[str]:
         """Names of folds of ``run_key`` that already have a FINISHED nested run."""
         found = self._search(
-            f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status = 'FINISHED'"
+            f"tags.`{RUN_KEY_TAG}` = '{_quoted(run_key)}' and attributes.status = 'FINISHED'"
         )
         return {r.data.tags[FOLD_TAG] for r in found if FOLD_TAG in r.data.tags}
 
     def discard_unfinished_folds(self, run_key: str) -> None:
-        """Delete nested runs a killed process left RUNNING, so each fold ends with one run."""
+        """Delete nested runs a killed process left unfinished, so each fold ends with one
+        run."""
         found = self._search(
-            f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status != 'FINISHED'"
+            f"tags.`{RUN_KEY_TAG}` = '{_quoted(run_key)}' and attributes.status != 'FINISHED'"
         )
         for run in found:
             if FOLD_TAG in run.data.tags:
@@ -124,21 +314,33 @@ class Tracker:
         metrics: Mapping[str, float],
         history: Mapping[str, list[float]] | None = None,
         artifacts: Path | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> str:
         """Create one finished nested run holding a fold's params, metrics, training curves
-        (``history``: metric name -> value per epoch) and files."""
+        (``history``: metric name -> value per epoch) and files; FAILED if logging fails."""
         run = self.client.create_run(
             self.experiment_id,
             run_name=fold_name,
-            tags={RUN_KEY_TAG: run_key, FOLD_TAG: fold_name, "mlflow.parentRunId": parent_id},
+            tags=self._tags(
+                {
+                    RUN_KEY_TAG: run_key,
+                    FOLD_TAG: fold_name,
+                    "mlflow.parentRunId": parent_id,
+                    **(tags or {}),
+                }
+            ),
         )
         run_id = run.info.run_id
-        self._log_params(run_id, params)
-        self._log_metrics(run_id, metrics)
-        for name, values in (history or {}).items():
-            self._log_metrics(run_id, {}, series=(name, values))
-        if artifacts is not None:
-            self.client.log_artifacts(run_id, str(artifacts))
+        try:
+            self._log_params(run_id, params)
+            self._log_metrics(run_id, metrics)
+            for name, values in (history or {}).items():
+                self._log_metrics(run_id, {}, series=(name, values))
+            if artifacts is not None:
+                self.client.log_artifacts(run_id, str(artifacts))
+        except BaseException:
+            self.fail_if_running(run_id)
+            raise
         self.client.set_terminated(run_id, "FINISHED")
         return run_id
 
@@ -175,6 +377,101 @@ class Tracker:
             ]
         for start in range(0, len(items), 500):
             self.client.log_batch(run_id, metrics=items[start : start + 500])
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "\\'")
+
+
+# ------------------------------------------------------------------ queries
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """One stored MLflow run of landmarkbench, as ``find_runs`` returns it."""
+
+    run_id: str
+    run_key: str
+    fold: str | None  # None for a parent run
+    status: str
+    experiment: str
+    start_time: int | None
+    end_time: int | None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def find_runs(
+    tracking_uri: str | None,
+    dataset: str | None = None,
+    run_keys: Sequence[str] | None = None,
+    *,
+    folds: bool = False,
+) -> list[TrackedRun]:
+    """The one query of stored landmarkbench MLflow runs.
+
+    Args:
+        tracking_uri: A store URI or a path (as ``--tracking-uri`` takes). A SQLite store
+            that does not exist means no runs: nothing is created.
+        dataset: Only runs of this dataset's experiment; None for every dataset.
+        run_keys: Only runs with these run keys (``RunIdentity.key``); None for all.
+        folds: Also return nested fold runs (by default parent runs only).
+
+    Returns:
+        Runs sorted by (run key, fold), deleted runs left out.
+    """
+    if not tracking_uri:
+        return []
+    uri = resolve_tracking_uri(tracking_uri, create=False)
+    path = sqlite_path(uri)
+    if path is not None and not path.is_file():
+        return []
+    client = _client(uri)
+    names = {
+        e.experiment_id: e.name
+        for e in client.search_experiments()
+        if e.name.startswith(f"{EXPERIMENT_PREFIX}/")
+        and (dataset is None or e.name == f"{EXPERIMENT_PREFIX}/{dataset}")
+    }
+    if not names or (run_keys is not None and not run_keys):
+        return []
+    filters = (
+        [None]
+        if run_keys is None
+        else [f"tags.`{RUN_KEY_TAG}` = '{_quoted(k)}'" for k in sorted(set(run_keys))]
+    )
+    found: list[TrackedRun] = []
+    for filter_string in filters:
+        runs = client.search_runs(list(names), filter_string=filter_string or "")
+        for run in runs:
+            tags = dict(run.data.tags)
+            if RUN_KEY_TAG not in tags or (FOLD_TAG in tags and not folds):
+                continue
+            found.append(
+                TrackedRun(
+                    run_id=run.info.run_id,
+                    run_key=tags[RUN_KEY_TAG],
+                    fold=tags.get(FOLD_TAG),
+                    status=run.info.status,
+                    experiment=names[run.info.experiment_id],
+                    start_time=run.info.start_time,
+                    end_time=run.info.end_time,
+                    params=dict(run.data.params),
+                    metrics=dict(run.data.metrics),
+                    tags=tags,
+                )
+            )
+    return sorted(found, key=lambda r: (r.run_key, r.fold or ""))
+
+
+def log_artifacts(
+    tracking_uri: str, run_id: str, folder: Path, artifact_path: str | None = None
+) -> None:
+    """Log the files of ``folder`` as artifacts of the stored run ``run_id``."""
+    _client(resolve_tracking_uri(tracking_uri, create=False)).log_artifacts(
+        run_id, str(folder), artifact_path=artifact_path
+    )
 
 
 def learned_target_metrics(fit: dict[str, Any], names: Sequence[str]) -> dict[str, float]:
