@@ -66,10 +66,10 @@ def bootstrap_setting() -> tuple[int, int]:
     Taken from ``table_stats`` (its constants, else its ``bootstrap_ci`` defaults), so one
     row shows the same interval everywhere.
     """
+    if hasattr(table_stats, "BOOTSTRAP_RESAMPLES"):
+        return int(table_stats.BOOTSTRAP_RESAMPLES), int(table_stats.BOOTSTRAP_SEED)
     defaults = inspect.signature(table_stats.bootstrap_ci).parameters
-    resamples = getattr(table_stats, "BOOTSTRAP_RESAMPLES", defaults["n_resamples"].default)
-    seed = getattr(table_stats, "BOOTSTRAP_SEED", defaults["seed"].default)
-    return int(resamples), int(seed)
+    return int(defaults["n_resamples"].default), int(defaults["seed"].default)
 
 
 @dataclass

@@ -228,3 +228,14 @@ def test_diverged_run_note_says_what_to_change(tmp_path: Path) -> None:
     [note] = notes
     assert "fold_1 failed" in note and "--set learning_rate=" in note
     assert "rerun it to finish" not in note
+
+
+def test_plot_command_names_a_bad_summary_and_goes_on(tmp_path: Path, capsys) -> None:
+    store_run(tmp_path, "good_net")
+    bad = store_run(tmp_path, "bad_net")
+    _summary(bad).write_text("{")
+    args = ["plot", "--results-dir", str(tmp_path), "--out", str(tmp_path / "p"), "--kind", "sdr"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "synthetic_ceph_sdr_curves.png" in out
+    assert str(_summary(bad)) in err and "internal error" not in err
