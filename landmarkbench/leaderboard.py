@@ -41,7 +41,6 @@ from landmarkbench.tables import (
     section_table,
     sections,
 )
-from landmarkbench.tracking import EXPERIMENT_PREFIX, FOLD_TAG, RUN_KEY_TAG
 
 __all__ = ["SitePage", "build_site", "lookup_run_ids", "row_sdr_curve"]
 
@@ -72,45 +71,22 @@ def datasets_under(results_dir: Path) -> list[str]:
 def lookup_run_ids(tracking_uri: str | None, keys: Sequence[str]) -> dict[str, str]:
     """MLflow parent run ids by run key (``RunIdentity.key``); missing keys are left out.
 
-    A plain path (or ``sqlite:///`` URI) that does not exist means no store: nothing is
-    created and an empty mapping comes back. Any failure to read the store is reported as
-    no runs rather than an error, since the site is still useful without the ids.
+    Asked through ``tracking.find_runs``, the one query of the store: a SQLite store that
+    does not exist means no runs (nothing is created). Any failure to read the store is
+    reported as no runs rather than an error, since the site is still useful without the ids.
     """
     if not keys or not tracking_uri:
         return {}
-    if "://" not in tracking_uri or tracking_uri.startswith("sqlite:///"):
-        path = Path(tracking_uri.removeprefix("sqlite:///")).expanduser()
-        if not path.is_file():
-            return {}
-        tracking_uri = f"sqlite:///{path.resolve()}"
     try:
-        import logging
+        from landmarkbench.tracking import find_runs
 
-        from mlflow.tracking import MlflowClient
-
-        for noisy in ("mlflow", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        client = MlflowClient(tracking_uri=tracking_uri)
-        experiments = [
-            e.experiment_id
-            for e in client.search_experiments()
-            if e.name.startswith(f"{EXPERIMENT_PREFIX}/")
-        ]
-        found: dict[str, str] = {}
-        wanted = set(keys)
-        for key in wanted:
-            if not experiments:
-                break
-            quoted = key.replace("'", "\\'")
-            runs = client.search_runs(
-                experiments, filter_string=f"tags.`{RUN_KEY_TAG}` = '{quoted}'"
-            )
-            parents = [r for r in runs if FOLD_TAG not in r.data.tags]
-            if parents:
-                found[key] = parents[0].info.run_id
-        return found
+        runs = find_runs(tracking_uri, run_keys=list(keys))
     except Exception:  # the store is optional decoration of the site
         return {}
+    found: dict[str, str] = {}
+    for run in runs:
+        found.setdefault(run.run_key, run.run_id)
+    return found
 
 
 def row_sdr_curve(row: Row, top: float, points: int = 101) -> SdrCurve | None:

@@ -215,28 +215,25 @@ def all_plots(
 
 
 def log_to_mlflow(tracking_uri: str, results_dir: Path, dataset: str, out_dir: Path) -> list[str]:
-    """Log ``out_dir`` as artifacts (under ``plots/``) of every stored run's parent MLflow run.
+    """Log ``out_dir`` as artifacts (under ``plots/``) of every stored run's parent MLflow run,
+    found through ``tracking.find_runs`` (the one query of the store).
 
     Returns notes about runs without a parent run in the store.
     """
-    from landmarkbench.tracking import EXPERIMENT_PREFIX, FOLD_TAG, RUN_KEY_TAG
+    from landmarkbench.tracking import find_runs, log_artifacts
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri)
-    experiment = client.get_experiment_by_name(f"{EXPERIMENT_PREFIX}/{dataset}")
-    if experiment is None:
-        return [f"no MLflow experiment for {dataset} at {tracking_uri}; nothing logged"]
+    runs = load_runs(results_dir, dataset)
+    keys = [run.identity.key for run in runs]
+    parents: dict[str, str] = {}
+    for tracked in find_runs(tracking_uri, dataset, keys):
+        parents.setdefault(tracked.run_key, tracked.run_id)
+    if not parents:
+        return [f"no MLflow parent run of {dataset} at {tracking_uri}; nothing logged"]
     notes = []
-    for run in load_runs(results_dir, dataset):
-        key = run.identity.key
-        found = client.search_runs(
-            [experiment.experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'"
-        )
-        parents = [r for r in found if FOLD_TAG not in r.data.tags]
-        if not parents:
+    for key in dict.fromkeys(keys):
+        if key not in parents:
             notes.append(f"no MLflow parent run for {key}; its plots were not logged")
             continue
-        client.log_artifacts(parents[0].info.run_id, str(out_dir), artifact_path="plots")
+        log_artifacts(tracking_uri, parents[key], Path(out_dir), artifact_path="plots")
     return notes
