@@ -125,9 +125,9 @@ def _client(tracking_uri: str):
     _quiet_mlflow()
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
-    with _store_lock(tracking_uri):
-        client.search_experiments(max_results=1)  # creates and migrates the store once
+    with _store_lock(tracking_uri):  # the client creates and migrates a new store
+        client = MlflowClient(tracking_uri=tracking_uri)
+        client.search_experiments(max_results=1)
     return client
 
 
