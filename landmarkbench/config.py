@@ -51,8 +51,8 @@ class Rule:
     zero_means: str | None = None
     example: str | None = None
 
-    def describe(self) -> str:
-        """The rule as words, e.g. "a number > 0" or "one of 'unet', 'scn'"."""
+    def describe(self, integer: bool = False) -> str:
+        """The rule as words, e.g. "a finite number > 0" or "one of 'unet', 'scn'"."""
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         bounds = []
@@ -60,7 +60,7 @@ class Rule:
             bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
         if self.maximum is not None:
             bounds.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}")
-        noun = "an odd integer" if self.odd else "a finite number"
+        noun = "an odd integer" if self.odd else "an integer" if integer else "a finite number"
         text = " ".join([noun, " and ".join(bounds)]) if bounds else noun
         if self.zero_means:
             text += f" (or 0 for {self.zero_means})"
@@ -68,15 +68,19 @@ class Rule:
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` breaks the rule (a clause), or None when it is accepted."""
+        integer = all(
+            isinstance(v, int) and not isinstance(v, bool)
+            for v in (value if isinstance(value, (tuple, list)) else [value])
+        )
         if isinstance(value, (tuple, list)):
             if self.nonempty and not value:
                 return "must list at least one value"
             for element in value:
                 if self._element_problem(element) is not None:
-                    return f"holds {element!r}; every element must be {self.describe()}"
+                    return f"holds {element!r}; every element must be {self.describe(integer)}"
             return None
         reason = self._element_problem(value)
-        return None if reason is None else f"must be {self.describe()}"
+        return None if reason is None else f"must be {self.describe(integer)}"
 
     def _element_problem(self, value: Any) -> str | None:
         if self.choices is not None:
@@ -168,8 +172,9 @@ def check_settings(
         if rule.choices is not None and isinstance(value, str):
             close = difflib.get_close_matches(value, [str(c) for c in rule.choices], n=1)
             example = close[0] if close else example
+        what = "Dataset option" if flag == "--data-option" else "Setting"
         raise ConfigError(
-            f"Setting {key}={_shown(value)} of {owner} {reason}; pass e.g. {flag} {key}={example}."
+            f"{what} {key}={_shown(value)} of {owner} {reason}; pass e.g. {flag} {key}={example}."
         )
     for check in getattr(declared, "checks", ()):
         sentence = check(settings, owner)
@@ -191,7 +196,11 @@ def _example(default: Any) -> str:
 
 def _parse_value(key: str, text: str, default: Any, flag: str = "--set") -> Any:
     """Convert ``text`` to the type of ``default`` or raise a ConfigError sentence."""
-    kind = type(default).__name__
+    kind = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(
+        type(default).__name__, f"a {type(default).__name__}"
+    )
+    if isinstance(default, (tuple, list)):
+        kind = "a comma-separated list"
     try:
         if isinstance(default, bool):
             lowered = text.strip().lower()
@@ -213,8 +222,8 @@ def _parse_value(key: str, text: str, default: Any, flag: str = "--set") -> Any:
     example = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
     what = "Dataset option" if flag == "--data-option" else "Setting"
     raise ConfigError(
-        f"{what} {key}={text!r} is not a valid {kind} (default {default!r}); "
-        f"pass a {kind}, e.g. {flag} {key}={example}."
+        f"{what} {key}={text!r} is not {kind} (default {default!r}); "
+        f"pass {kind}, e.g. {flag} {key}={example}."
     )
 
 

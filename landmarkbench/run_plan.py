@@ -176,10 +176,13 @@ def execute_plan(
     for run in runs:
         run.echo = echo
         outcome = run.execute()
-        state = (
-            f"trained {len(outcome.trained_folds)} fold(s), "
-            f"reused {len(outcome.resumed_folds)} finished fold(s)"
-        )
+        state = f"trained {len(outcome.trained_folds)} fold(s), "
+        if outcome.reused_models:
+            state += (
+                f"predicted {len(outcome.reused_models)} fold(s) with models trained before "
+                "(reused, not trained), "
+            )
+        state += f"reused {len(outcome.resumed_folds)} finished fold(s)"
         echo(f"[{run.request.method} seed {run.request.seed}] {state} -> {outcome.run_dir}")
         outcomes.append(outcome)
     first = runs[0]

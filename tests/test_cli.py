@@ -47,7 +47,7 @@ def test_bad_override_exits_2(workdir, capsys) -> None:
     assert main(["run", "--set", "max_epoch=3"]) == 2
     assert "Did you mean 'max_epochs'?" in capsys.readouterr().err
     assert main(["run", "--set", "max_epochs=many"]) == 2
-    assert "not a valid int" in capsys.readouterr().err
+    assert "is not an integer" in capsys.readouterr().err
 
 
 def test_bad_dataset_option_exits_2(workdir, capsys) -> None:

@@ -37,9 +37,9 @@ def test_unknown_key_is_a_did_you_mean_error() -> None:
 
 
 def test_wrong_type_is_a_sentence() -> None:
-    with pytest.raises(ConfigError, match=r"max_epochs='ten' is not a valid int"):
+    with pytest.raises(ConfigError, match=r"max_epochs='ten' is not an integer"):
         resolve_config(DEFAULTS, {"max_epochs": "ten"}, owner="method 'm'")
-    with pytest.raises(ConfigError, match="not a valid bool"):
+    with pytest.raises(ConfigError, match="is not true or false"):
         resolve_config(DEFAULTS, {"augment": "maybe"}, owner="method 'm'")
 
 
@@ -51,3 +51,40 @@ def test_override_without_equals_sign() -> None:
 def test_hash_is_order_independent_and_sensitive_to_values() -> None:
     assert short_hash({"a": 1, "b": 2}) == short_hash({"b": 2, "a": 1})
     assert short_hash({"a": 1}) != short_hash({"a": 2})
+
+
+def test_declared_rules_refuse_with_value_rule_and_fix() -> None:
+    from landmarkbench.config import DeclaredSettings, above, at_least, choice
+
+    declared = DeclaredSettings(
+        {"network": "unet", "lr": 1e-3, "epochs": 5, "channels": (4, 8)},
+        rules={
+            "network": choice("unet", "scn"),
+            "lr": above(0),
+            "epochs": at_least(1),
+            "channels": at_least(1, nonempty=True),
+        },
+    )
+    assert resolve_config(declared, {"epochs": "2"}, owner="method 'm'")["epochs"] == 2
+    refusals = {
+        "network": ("unte", "must be one of 'unet', 'scn'; pass e.g. --set network=unet."),
+        "lr": ("nan", "lr=nan of method 'm' must be a finite number > 0"),
+        "epochs": ("0", "epochs=0 of method 'm' must be an integer >= 1; pass e.g. --set epochs=5"),
+        "channels": ("", "channels=(empty) of method 'm' must list at least one value"),
+    }
+    for key, (text, words) in refusals.items():
+        with pytest.raises(ConfigError) as error:
+            resolve_config(declared, {key: text}, owner="method 'm'")
+        assert words in str(error.value)
+    extended = declared.extend({"extra": 1.0}, rules={"extra": above(0)})
+    assert extended.rules.keys() == {"network", "lr", "epochs", "channels", "extra"}
+    assert dict(extended) == {**declared, "extra": 1.0}
+
+
+def test_dataset_option_messages_name_the_option() -> None:
+    with pytest.raises(
+        ConfigError, match=r"Dataset option n='abc' is not an integer .* --data-option n=3"
+    ):
+        resolve_config({"n": 3}, {"n": "abc"}, owner="dataset 'd'", flag="--data-option")
+    with pytest.raises(ConfigError, match="Unknown option of dataset 'd'"):
+        resolve_config({"n": 3}, {"m": "1"}, owner="dataset 'd'", flag="--data-option")

@@ -32,7 +32,7 @@ def test_nan_loss_fails_one_fold_and_keeps_the_others(
     assert code == 1
     err = capsys.readouterr().err
     assert "fold(s) failed" in err and "training loss became nan" in err
-    summary_path = next((workdir / "results").rglob("subpixel__*/seed_0/summary.json"))
+    summary_path = next((workdir / "results").rglob("subpixel__*/seed_0/summary*.json"))
     summary = json.loads(summary_path.read_text())
     assert not summary["complete"]
     assert set(summary["per_fold"]) == {"fold_0", "fold_1"}

@@ -93,3 +93,53 @@ def _check_probability_maps(method, cases, dataset) -> None:
 def test_every_method_is_covered() -> None:
     covered = {p.values[0] for p in _cases()}
     assert covered == set(METHODS.names())
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_defaults_obey_their_own_rules(name: str) -> None:
+    """Every declared default passes the method's rules (no method ships a refused value),
+    and every rule's choices cover what the engine implements."""
+    method_cls = METHODS.get(name)
+    resolve_config(method_cls.defaults, {}, owner=name)
+    rules = getattr(method_cls.defaults, "rules", {})
+    if "network" in method_cls.defaults:
+        from landmarkbench.training.networks import NETWORKS
+        from landmarkbench.training.objectives import OBJECTIVES
+
+        assert set(rules["network"].choices) == set(NETWORKS)
+        assert set(rules["target"].choices) == set(OBJECTIVES)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_decoder_is_known_to_the_engine(name: str) -> None:
+    """A method's decoder decodes a map: a typo in a decoder name fails here, not in a run."""
+    import torch
+
+    from landmarkbench.training.heatmap_regression import decode_points
+
+    method_cls = METHODS.get(name)
+    decoder = getattr(method_cls, "decoder", None)
+    if decoder is None or decoder == "peaks":
+        return
+    maps = torch.zeros(1, 2, 9, 9)
+    maps[0, :, 4, 4] = 1.0
+    config = resolve_config(method_cls.defaults, {}, owner=name)
+    points = decode_points(maps, decoder, config)
+    assert points.shape == (1, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ndim", "suggested", "expected"),
+    [
+        ({}, 3, (16, 16, 16), (32, 32, 32)),  # the MML fixture: adapted, not a crash
+        ({}, 2, (64, 48), (64, 48)),  # grids that fit stay as they are
+        ({"channels": "4,8"}, 3, (16, 16, 16), (16, 16, 16)),
+        ({"channels": "8,16,32,64,64,64"}, 2, (48, 48), (64, 64)),
+        ({"input_shape": "32,48"}, 2, (64, 64), (32, 48)),
+    ],
+)
+def test_working_grid_suits_the_network(overrides, ndim, suggested, expected) -> None:
+    from landmarkbench.methods.network_grid import working_grid
+
+    config = resolve_config(METHODS.get("one_hot").defaults, overrides, owner="one_hot")
+    assert working_grid(config, suggested, ndim) == expected

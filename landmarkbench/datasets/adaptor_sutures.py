@@ -90,7 +90,7 @@ class AdaptORSutures(MultiInstancePointDataset):
         if data_dir is None:
             raise UsageError(
                 "Dataset 'adaptor_sutures' needs data_dir, the folder holding the <surgery>/ "
-                "folders; pass --data-option data_dir=/path/to/adaptor_sutures."
+                "folders; pass --data-dir /path/to/adaptor_sutures."
             )
         self.data_dir = Path(data_dir)
         if isinstance(test_surgeries, str):

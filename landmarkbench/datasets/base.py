@@ -106,6 +106,9 @@ class LandmarkDataset(ABC):
     # Multi-instance datasets (a variable number of points per class) set this to True and
     # fill ``Case.instances``; ``landmark_names`` then names the classes.
     multi_instance: ClassVar[bool] = False
+    # Rules (``config.Rule``) of the keyword options, by name: ``run`` enforces them when
+    # it plans, before the dataset is built (e.g. {"n_cases": config.at_least(2)}).
+    option_rules: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, ground_truth: str | None = None) -> None:
         chosen = ground_truth or self.ground_truth_options[0]

@@ -150,7 +150,7 @@ class EndoVis2015(MultiInstancePointDataset):
         if data_dir is None:
             raise UsageError(
                 "Dataset 'endovis2015' needs data_dir, the folder holding train_labels/ and "
-                "Tracking_Robotic_Training/; pass --data-option data_dir=/path/to/endovis2015."
+                "Tracking_Robotic_Training/; pass --data-dir /path/to/endovis2015."
             )
         self.data_dir = Path(data_dir)
         if isinstance(classes, str):

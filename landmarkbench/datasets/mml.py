@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from landmarkbench.catalog import DATASETS
+from landmarkbench.config import at_least, choice
 from landmarkbench.datasets.base import Case, LandmarkDataset
 from landmarkbench.errors import DataError, UsageError
 from landmarkbench.validation import Problem
@@ -183,6 +184,12 @@ class MML(LandmarkDataset):
     landmark_names = tuple(f"L{k}" for k in range(1, NUM_LANDMARKS + 1))
     ground_truth_options = ("official",)
     default_sdr_radii_mm = (2.0, 2.5, 3.0, 4.0)
+    # Checked when a run is planned (``run_plan``), with the --data-option fix.
+    option_rules: ClassVar[dict[str, Any]] = {
+        "subset": choice(*SUBSETS),
+        "mini_cases": at_least(1),
+        "spacing_source": choice(*SPACING_SOURCES),
+    }
 
     def __init__(
         self,
@@ -199,7 +206,7 @@ class MML(LandmarkDataset):
         if data_dir is None:
             raise UsageError(
                 "Dataset 'mml' needs data_dir, the folder holding mmld_dataset/ (or that folder "
-                "itself); pass --data-option data_dir=/path/to/mmld_dataset."
+                "itself); pass --data-dir /path/to/mmld_dataset."
             )
         self.subset = _choice("subset", subset, SUBSETS)
         if isinstance(mini_cases, str) and mini_cases.strip().isdigit():

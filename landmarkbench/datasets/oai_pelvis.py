@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from landmarkbench.catalog import DATASETS
+from landmarkbench.config import above
 from landmarkbench.datasets import oai_pelvis_files as files
 from landmarkbench.datasets.base import Case, LandmarkDataset
 from landmarkbench.datasets.real_data import require_data_dir
@@ -64,6 +65,8 @@ class OAIPelvis(LandmarkDataset):
     landmark_names = tuple(f"L{k}" for k in range(1, files.NUM_LANDMARKS + 1))
     ground_truth_options = ("official",)
     default_sdr_radii_mm = (1.0, 2.0, 3.0, 4.0)
+    # Checked when a run is planned (``run_plan``), with the --data-option fix.
+    option_rules: ClassVar[dict[str, Any]] = {"coordinate_scale": above(0, example="4.0")}
 
     def __init__(
         self,

@@ -16,14 +16,14 @@ def require_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
     if data_dir is None or str(data_dir) == "":
         raise UsageError(
             f"Dataset {dataset!r} needs data_dir, the folder of your downloaded copy; pass "
-            f"--data-option data_dir=/path/to/{dataset} (or write a miniature with "
+            f"--data-dir /path/to/{dataset} (or write a miniature with "
             f"'landmarkbench fixture {dataset} --out DIR')."
         )
     path = Path(data_dir).expanduser()
     if not path.is_dir():
         raise UsageError(
             f"Dataset {dataset!r} data_dir '{path}' is not a folder; pass the folder that "
-            "holds the extracted release."
+            f"holds the extracted release as --data-dir (or 'landmarkbench fetch {dataset}')."
         )
     return path
 
@@ -37,8 +37,9 @@ def refuse_problems(problems: Sequence[Any], dataset: str, data_dir: Path) -> No
     if not problems:
         return
     more = f" ({len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    first = str(problems[0]).rstrip(". ")
     raise DataError(
-        f"{dataset} data folder '{data_dir}': {problems[0]}{more}; nothing was trained. Fix "
+        f"{dataset} data folder '{data_dir}': {first}{more}; nothing was trained. Fix "
         f"the files, or list every problem with 'landmarkbench validate {dataset} "
         f"--data-dir {data_dir}'."
     )

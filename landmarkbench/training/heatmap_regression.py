@@ -277,12 +277,16 @@ class HeatmapRegression:
             model, summary = self._fit_member(member_ctx, data)
             self.models.append(model)
             members.append(summary)
-        first = members[0]
-        return {
-            **first,
+        summary = {
+            **members[0],
             "members": members if len(members) > 1 else None,
             "network_shape": list(self.shape),
         }
+        # The fold's model counts as reused only when no member was trained now.
+        summary.pop("reused_trained_model", None)
+        if all(m.get("reused_trained_model") for m in members):
+            summary["reused_trained_model"] = True
+        return summary
 
     def predict(self, cases: Sequence[Case]) -> Any:
         """Points on the original grids: (N, C, d), or per case C arrays (k, d) for peaks."""
