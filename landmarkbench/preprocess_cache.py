@@ -13,7 +13,9 @@ Entries are written to a temporary file in the cache folder and moved into place
 ``os.replace``, so concurrent writers (threads or processes) can only race to publish the same
 complete file and readers never see a partial one. Cases with an empty ``source`` (in-memory
 synthetic data) are computed directly and never cached: there is no identity to key them by.
-Bump :data:`PREPROCESSING_VERSION` whenever the resampling changes.
+Bump :data:`PREPROCESSING_VERSION` whenever the resampling (``resize_to_network``,
+``ResizePad.image_to_target``) changes what an entry holds: entries of the old version are then
+never served again (they keep their old file names, unused).
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ class PreprocessCache:
 
     Args:
         root: Cache folder; defaults to :func:`default_cache_root`.
-        version: Preprocessing version; entries of other versions are never served.
+        version: Preprocessing version; entries of other versions are never served
+            [default: :data:`PREPROCESSING_VERSION`, read when the cache is created].
     """
 
-    def __init__(self, root: Path | None = None, version: str = PREPROCESSING_VERSION) -> None:
+    def __init__(self, root: Path | None = None, version: str | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_root()
-        self.version = str(version)
+        self.version = str(PREPROCESSING_VERSION if version is None else version)
 
     def network_image(self, case: Case, target_shape: tuple[int, ...]) -> np.ndarray:
         """The case's image resized-with-pad to ``target_shape`` (float32, read-only).

@@ -113,6 +113,23 @@ def test_version_change_invalidates(tmp_path: Path, image_2d: Path) -> None:
     assert reader.calls == 2
 
 
+def test_bumping_the_module_version_invalidates(
+    tmp_path: Path, image_2d: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default cache (what training uses) follows PREPROCESSING_VERSION at creation."""
+    import landmarkbench.preprocess_cache as module
+
+    case, reader = file_case(image_2d)
+    old_path = PreprocessCache(tmp_path / "cache").entry_path(case, (32, 32))
+    PreprocessCache(tmp_path / "cache").network_image(case, (32, 32))
+    assert reader.calls == 1 and old_path.is_file()
+    monkeypatch.setattr(module, "PREPROCESSING_VERSION", module.PREPROCESSING_VERSION + "-next")
+    bumped = PreprocessCache(tmp_path / "cache")
+    assert bumped.entry_path(case, (32, 32)) != old_path
+    bumped.network_image(case, (32, 32))
+    assert reader.calls == 2  # recomputed, the old entry is not served
+
+
 def test_failed_write_leaves_no_files(
     tmp_path: Path, image_2d: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,6 +99,28 @@ def test_default_cache_follows_the_environment(tmp_path, monkeypatch):
     assert SyntheticCeph(n_cases=2, seed=3).cache_dir != dataset.cache_dir
 
 
+def test_generator_version_change_invalidates_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDMARKBENCH_CACHE", str(tmp_path))
+    dataset = SyntheticCeph(n_cases=2)
+    dataset.load("case_000")
+    old_folder = dataset.cache_dir
+    assert (old_folder / "case_00000.npz").is_file()
+    monkeypatch.setattr(SyntheticCeph, "GENERATOR_VERSION", SyntheticCeph.GENERATOR_VERSION + "x")
+    bumped = SyntheticCeph(n_cases=2)
+    assert bumped.cache_dir != old_folder
+    assert bumped.generation_identity()["generator_version"] == SyntheticCeph.GENERATOR_VERSION
+    generated = []
+    original = SyntheticCeph.generate_case
+    monkeypatch.setattr(
+        SyntheticCeph,
+        "generate_case",
+        lambda self, index: generated.append(index) or original(self, index),
+    )
+    bumped.load("case_000")
+    assert generated == [0]  # made again by the new code, not read from the old folder
+    assert (bumped.cache_dir / "case_00000.npz").is_file()
+
+
 def test_cache_from_other_settings_is_refused(tmp_path):
     SyntheticCeph(n_cases=2, cache_dir=tmp_path).load("case_000")
     with pytest.raises(DataError, match="other settings"):
@@ -186,12 +208,25 @@ def test_anatomy_keeps_its_size_at_other_image_sizes(tmp_path):
         {"image_shape": (160,)},
         {"image_shape": "big"},
         {"seed": -1},
+        {"seed": 2**40},
+        {"n_cases": 1_000_000},
+        {"image_shape": (4096, 128)},
+        {"image_shape": (10**30, 128)},
         {"ground_truth": "senior"},
     ],
 )
 def test_bad_options_raise_usage_errors(options):
     with pytest.raises(UsageError, match="synthetic_ceph"):
         SyntheticCeph(**options)
+
+
+def test_absurd_n_cases_names_the_option_the_bound_and_an_example():
+    with pytest.raises(UsageError) as caught:
+        SyntheticCeph(n_cases=1_000_000)
+    message = str(caught.value)
+    assert "n_cases must be an integer from 2 to 10000, got 1000000" in message
+    assert "use e.g. n_cases=100" in message
+    assert SyntheticCeph(n_cases=10_000).n_cases == 10_000  # the bound itself is accepted
 
 
 @pytest.mark.parametrize("case_id", ["case_005", "case_5", "001", ""])

@@ -86,10 +86,31 @@ def test_endo_points_are_on_instruments() -> None:
     assert np.median(values) > 0.6
 
 
-@pytest.mark.parametrize("options", [{"image_shape": (40, 64, 64)}, {"n_cases": 1}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"image_shape": (40, 64, 64)},
+        {"n_cases": 1},
+        {"n_cases": 1_000_000},
+        {"image_shape": (512, 64, 64)},
+        {"seed": 2**33},
+    ],
+)
 def test_ct_bad_options(options) -> None:
     with pytest.raises(UsageError, match="synthetic_ct"):
         SyntheticCT(**options)
+
+
+@pytest.mark.parametrize("name", ["synthetic_endo", "synthetic_teeth", "synthetic_ct"])
+def test_every_synthetic_dataset_bounds_n_cases_and_versions_its_cache(name, monkeypatch) -> None:
+    from landmarkbench.catalog import DATASETS
+
+    cls = DATASETS.get(name)
+    with pytest.raises(UsageError, match=f"{name} n_cases must be an integer from 2 to 10000"):
+        cls(n_cases=1_000_000)
+    folder = cls(n_cases=2).cache_dir
+    monkeypatch.setattr(cls, "GENERATOR_VERSION", cls.GENERATOR_VERSION + "x")
+    assert cls(n_cases=2).cache_dir != folder
 
 
 def test_teeth_are_identical_locally_and_ordered_from_the_anchor() -> None:

@@ -2,7 +2,14 @@
 
 Case ``k`` is generated from ``SeedSequence(seed, spawn_key=(k,))``, so it depends on the
 seed and the generation settings, never on ``n_cases``. Generated cases are cached as one
-``.npz`` per case (written atomically) under a folder named by a hash of the settings.
+``.npz`` per case (written atomically) under a folder named by a hash of the settings AND of
+the dataset's ``GENERATOR_VERSION``: bump that class attribute whenever a change of the
+generating code (sampling, rendering, annotator simulation) changes what a case holds, so
+cases made by older code are never reused (they stay in their old folder, unused).
+
+Options are bounded: ``n_cases`` at most :data:`MAX_CASES`, ``seed`` below 2**32, each image
+side at most :data:`MAX_SIDE_2D` (2D) or :data:`MAX_SIDE_3D` (3D), so an absurd value is
+refused at construction with a sentence instead of generating for hours.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import DataError, UsageError
 
 _CACHE_FORMAT = 1
+MAX_CASES = 10_000
+MAX_SEED = 2**32 - 1
+MAX_SIDE_2D = 2048
+MAX_SIDE_3D = 256
 
 
 def cache_root() -> Path:
@@ -36,27 +47,35 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("landmarkbench"))
 
 
-def whole_number(dataset: str, name: str, value: Any, minimum: int, example: int) -> int:
-    """Validate an integer option (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+def whole_number(
+    dataset: str, name: str, value: Any, minimum: int, example: int, maximum: int
+) -> int:
+    """Validate an integer option in ``[minimum, maximum]`` (bools and floats are refused)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not minimum <= value <= maximum
+    ):
         raise UsageError(
-            f"{dataset} {name} must be an integer of at least {minimum}, got {value!r}; "
+            f"{dataset} {name} must be an integer from {minimum} to {maximum}, got {value!r}; "
             f"use e.g. {name}={example}."
         )
     return int(value)
 
 
 def grid_shape(dataset: str, shape: Any, ndim: int, example: Sequence[int]) -> tuple[int, ...]:
-    """Validate an image shape: ``ndim`` integers, each >= 16 and a multiple of 16."""
+    """Validate an image shape: ``ndim`` integers, each a multiple of 16 from 16 to the
+    maximum side (:data:`MAX_SIDE_2D` in 2D, :data:`MAX_SIDE_3D` in 3D)."""
+    largest = MAX_SIDE_3D if ndim >= 3 else MAX_SIDE_2D
     try:
         values = tuple(int(v) for v in shape)
         exact = len(values) == ndim and all(int(v) == v and not isinstance(v, bool) for v in shape)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         values, exact = (), False
-    if not exact or any(v < 16 or v % 16 for v in values):
+    if not exact or any(v < 16 or v > largest or v % 16 for v in values):
         raise UsageError(
-            f"{dataset} image_shape must be {ndim} integers, each at least 16 and a multiple "
-            f"of 16, got {shape!r}; use e.g. image_shape={','.join(map(str, example))}."
+            f"{dataset} image_shape must be {ndim} integers, each a multiple of 16 from 16 to "
+            f"{largest}, got {shape!r}; use e.g. image_shape={','.join(map(str, example))}."
         )
     return values
 
@@ -69,11 +88,14 @@ class GeneratedDataset(LandmarkDataset):
     """
 
     cached_arrays: ClassVar[frozenset[str]]
+    # Version of the code that generates the cases (part of the cache folder's hash); bump it
+    # whenever generated content changes, so older cached cases are never read again.
+    GENERATOR_VERSION: ClassVar[str]
     image_shape: tuple[int, ...]
 
     def _setup_generation(self, n_cases: Any, seed: Any, cache_dir: str | Path | None) -> None:
-        self.n_cases = whole_number(self.name, "n_cases", n_cases, 2, 100)
-        self.seed = whole_number(self.name, "seed", seed, 0, 0)
+        self.n_cases = whole_number(self.name, "n_cases", n_cases, 2, 100, MAX_CASES)
+        self.seed = whole_number(self.name, "seed", seed, 0, 0, MAX_SEED)
         self._explicit_cache_dir = Path(cache_dir) if cache_dir else None
         self._cache_ready: bool | None = None
         self._digits = max(3, len(str(self.n_cases - 1)))
@@ -87,6 +109,7 @@ class GeneratedDataset(LandmarkDataset):
         return {
             "dataset": self.name,
             "version": self.version,
+            "generator_version": self.GENERATOR_VERSION,
             "cache_format": _CACHE_FORMAT,
             "image_shape": list(self.image_shape),
             "seed": self.seed,
@@ -112,7 +135,8 @@ class GeneratedDataset(LandmarkDataset):
         return cache_root() / self.name / self.generation_hash()
 
     def generation_hash(self) -> str:
-        """Short hash of ``generation_identity`` (not of ``n_cases``)."""
+        """Short hash of ``generation_identity`` (generator version included, not
+        ``n_cases``)."""
         text = json.dumps(self.generation_identity(), sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -54,6 +54,9 @@ class SyntheticCeph(GeneratedDataset):
 
     name = "synthetic_ceph"
     version = "1"
+    # Bump when the shape-model sampling, the pose, ceph_render or the annotator noise
+    # change what a case holds (part of the cache key).
+    GENERATOR_VERSION = "1"
     ndim = 2
     landmark_names = ISBI_LANDMARK_NAMES
     ground_truth_options = ("mean", "annotator1", "annotator2", "truth")

@@ -37,6 +37,9 @@ class SyntheticCT(GeneratedDataset):
 
     name = "synthetic_ct"
     version = "1"
+    # Bump when sample_dentition, molar_render or the annotator noise change what a case
+    # holds (part of the cache key).
+    GENERATOR_VERSION = "1"
     ndim = 3
     landmark_names = LANDMARK_NAMES
     ground_truth_options = ("mean", "annotator1", "annotator2", "truth")

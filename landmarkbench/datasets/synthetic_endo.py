@@ -34,6 +34,8 @@ class SyntheticEndo(GeneratedDataset):
 
     name = "synthetic_endo"
     version = "1"
+    # Bump when sample_scene or instrument_render change what a case holds (cache key).
+    GENERATOR_VERSION = "1"
     ndim = 2
     multi_instance = True
     landmark_names = CLASS_NAMES

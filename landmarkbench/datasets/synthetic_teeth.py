@@ -91,6 +91,8 @@ class SyntheticTeeth(GeneratedDataset):
 
     name = "synthetic_teeth"
     version = "1"
+    # Bump when render_teeth or the arch geometry change what a case holds (cache key).
+    GENERATOR_VERSION = "1"
     ndim = 2
     landmark_names = tuple(f"tooth_{k}" for k in range(1, TEETH + 1))
     ground_truth_options = ("truth",)
