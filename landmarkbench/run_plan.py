@@ -17,6 +17,7 @@ from landmarkbench.catalog import DATASETS, METHODS
 from landmarkbench.config import DeclaredSettings, parse_overrides, resolve_config
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import ConfigError, LandmarkBenchError, ResultsError, UsageError
+from landmarkbench.protocols.fold_parts import fold_parts
 from landmarkbench.registry import did_you_mean
 from landmarkbench.runner import BenchmarkRun, RunOutcome, RunRequest
 
@@ -122,6 +123,13 @@ def plan_requests(
             f"None of {', '.join(methods)} gives probability maps, so there are no prediction "
             f"regions to compute; drop --uncertainty or add one of: {', '.join(able)}."
         )
+    for option, value in [("--seed", s) for s in seeds] + [
+        ("--split-seed", common.get("split_seed", 0))
+    ]:
+        if value < 0:
+            raise UsageError(
+                f"{option} {value} is negative; seeds are integers >= 0, e.g. {option} 0."
+            )
     folds = common.get("folds")
     if folds is not None and folds < 2:
         raise UsageError(
@@ -129,6 +137,15 @@ def plan_requests(
             "every case is tested by a model that never saw it; use --folds 2 or more, or drop "
             "--folds for the default of 5."
         )
+    # The fractions' rule is the one each fold applies (protocols.fold_parts): checked here
+    # on a stand-in list of ids so that a bad value is refused before anything is written.
+    conformal = common.get("uncertainty") == "conformal"
+    fold_parts(
+        [str(k) for k in range(100)],
+        0,
+        common.get("val_fraction", 0.1),
+        common.get("calibration_fraction", 0.2) if conformal else None,
+    )
     options = _dataset_options(dataset, data_options, data_dir)
     per_method = _method_overrides(methods, overrides)
     data = DATASETS.get(dataset)(ground_truth=common.get("ground_truth"), **options)

@@ -126,6 +126,22 @@ RUN_CASES = [
     ("folds-0", None, None, ["--method", "mean_shape", "--folds", "0"], ["--folds 0"]),
     ("folds-1", None, None, ["--method", "mean_shape", "--folds", "1"], ["--folds 1"]),
     ("radii", None, None, ["--method", "mean_shape", "--sdr-radii", "-1"], ["-1"]),
+    ("val-fraction", None, None, ["--method", "mean_shape", "--val-fraction", "5"], ["5.0"]),
+    (
+        "calibration-fraction",
+        None,
+        None,
+        ["--method", "subpixel", "--uncertainty", "conformal", "--calibration-fraction", "0.9"],
+        ["--calibration-fraction 0.9"],
+    ),
+    (
+        "alpha",
+        None,
+        None,
+        ["--method", "subpixel", "--uncertainty", "conformal", "--alpha", "2"],
+        ["--alpha 2"],
+    ),
+    ("seed", None, None, ["--method", "mean_shape", "--seed", "-1"], ["-1"]),
     ("n-cases-type", None, None, ["--data-option", "n_cases=abc"], ["n_cases", "--data-option"]),
     ("gt-option", None, None, ["--data-option", "ground_truth=senior"], ["--gt"]),
     ("gt-unknown", "isbi2015", None, ["--gt", "nobody"], ["nobody"]),
@@ -179,7 +195,7 @@ def test_run_refuses_before_training(trees, tmp_path, capsys, tree, edit, argv, 
     out = capsys.readouterr()
     message = out.err.strip()
     assert code in (1, 2), out
-    assert message.startswith("error: ") and "internal error" not in message, message
+    assert message.lower().startswith("error: ") and "internal error" not in message, message
     assert message.count("\n") == 0, message
     for word in words:
         assert word in message, message
