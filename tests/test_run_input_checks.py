@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from landmarkbench.cli.main import main
+from landmarkbench.datasets.adaptor_sutures import AdaptORSutures
 from landmarkbench.datasets.isbi2015 import ISBI2015
 from landmarkbench.datasets.mml import MML
 from landmarkbench.datasets.oai_pelvis import OAIPelvis
@@ -29,6 +30,7 @@ def trees(tmp_path_factory) -> dict[str, Path]:
             base / "oai_pelvis", n_cases=4, image_shape=(32, 32), table_format="csv"
         ),
         "mml": MML.write_fixture(base / "mml"),
+        "adaptor_sutures": AdaptORSutures.write_fixture(base / "adaptor_sutures"),
     }
 
 
@@ -62,6 +64,17 @@ def _oai_outside(root: Path) -> None:
     table = pd.read_csv(root / "Coordinates_information.csv")
     table.loc[1, "x2"] = 5000.0
     table.to_csv(root / "Coordinates_information.csv", index=False)
+
+
+def _adaptor_outside(root: Path) -> None:
+    import json
+
+    for path in sorted(root.glob("*/*/point_labels/*.json")):
+        document = json.loads(path.read_text())
+        if document["points"]:
+            document["points"][0]["x"] = 99999
+            path.write_text(json.dumps(document))
+            return
 
 
 def _mml_label(change: Callable[[np.ndarray], None]) -> Callable[[Path], None]:
@@ -150,6 +163,13 @@ RUN_CASES = [
     ("isbi-nan", "isbi2015", _isbi_nan_line, [], ["400_junior/002.txt", "line 5"]),
     ("isbi-small-image", "isbi2015", _isbi_small_image, [], ["TrainingData/003.bmp"]),
     ("oai-outside", "oai_pelvis", _oai_outside, ["--folds", "2"], ["pelvis_001", "row 3"]),
+    (
+        "adaptor-outside",
+        "adaptor_sutures",
+        _adaptor_outside,
+        ["--method", "peak_heatmap"],
+        ["x=99999", "outside"],
+    ),
     ("mml-nan", "mml", _mml_label(_nan_row), [], ["0001_label.npy", "row 3"]),
     ("mml-outside", "mml", _mml_label(_far_row), [], ["0001_label.npy", "row 7"]),
     (
@@ -179,7 +199,8 @@ def test_run_refuses_before_training(trees, tmp_path, capsys, tree, edit, argv, 
         root = _copy(trees, tree, tmp_path)
         if edit is not None:
             edit(root)
-        data = ["--dataset", tree, "--data-dir", str(root), "--method", "mean_shape"]
+        method = [] if "--method" in argv else ["--method", "mean_shape"]
+        data = ["--dataset", tree, "--data-dir", str(root), *method]
     code = main(
         [
             "run",

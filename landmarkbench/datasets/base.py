@@ -145,8 +145,9 @@ class LandmarkDataset(ABC):
         if not self.case_ids():
             raise DataError(
                 f"Dataset {self.name!r} has no cases with the options given "
-                f"({self.options() or 'defaults'}); check the options, e.g. 'landmarkbench "
-                f"ls datasets' for what it takes."
+                f"({self.options() or 'defaults'}); check --data-dir and the --data-option "
+                f"values (for a downloaded dataset 'landmarkbench validate {self.name} "
+                "--data-dir DIR' lists what is missing)."
             )
 
     def load_many(self, case_ids: Sequence[str]) -> list[Case]:

@@ -37,6 +37,31 @@ class MultiInstancePointDataset(LandmarkDataset):
     # A prediction matches a truth only within this radius (6 px in Sharan et al. 2021).
     match_radius_px: ClassVar[float] = 6.0
 
+    def check_inputs(self) -> None:
+        """Refuse before training a tree without frames, and points outside their frame
+        (``outside_points``, the rule ``validate`` applies; frame shapes from headers).
+
+        Raises:
+            DataError: for the first problem, with the fix.
+        """
+        from landmarkbench.datasets.real_data import refuse_problems
+
+        super().check_inputs()
+        problems = []
+        for case_id in self.case_ids():
+            try:
+                case = self.load(case_id)
+            except DataError as error:
+                problems.append(Problem(case_id, str(error)))
+                continue
+            points = [
+                (f"{name} #{k}", float(row), float(col))
+                for name, rows_cols in zip(self.landmark_names, case.instances or (), strict=True)
+                for k, (row, col) in enumerate(rows_cols)
+            ]
+            problems += [Problem(case_id, m) for m in outside_points(points, case.shape)]
+        refuse_problems(problems, self.name, Path(getattr(self, "data_dir", ".")))
+
 
 def file_basename(filename: str) -> str:
     """Last component of a path written on any machine (``/`` or ``\\`` separators)."""
