@@ -209,11 +209,10 @@ def execute_plan(
     except ResultsError:
         echo("No complete run to tabulate yet (see the failed folds below).")
     else:
-        wanted = {
-            (o.identity.method, o.identity.config_hash, o.identity.split_id) for o in outcomes
-        }
-        shown = [r for r in rows if (r.method, r.config_hash, r.protocol) in wanted] or rows
-        echo(render_table(shown, "markdown", title=_title(first)))
+        # Only this command's runs, under their own conventions (each caption names them).
+        wanted = {o.identity.key for o in outcomes}
+        shown = [r for r in rows if any(run.identity.key in wanted for run in r.runs)]
+        echo(render_table(shown or rows, "markdown"))
     uri = outcomes[-1].summary["tracking_uri"]
     echo(f"Results (source of truth): {first.root / first.request.dataset}")
     echo(f"MLflow store: {uri}")
@@ -226,13 +225,3 @@ def execute_plan(
             "folds are stored and a rerun retries only the failed ones."
         )
     return outcomes
-
-
-def _title(run: BenchmarkRun) -> str:
-    record = run.protocol_record()
-    metric, dataset = record["metric"], record["dataset"]
-    return (
-        f"{run.request.dataset} (v{dataset['version']}, gt={dataset['ground_truth']}), "
-        f"{run.split.protocol} {run.split.params} split {run.split.sha256[:10]}, "
-        f"SDR operator {metric['sdr_operator']}, {metric['aggregation']} aggregation"
-    )

@@ -178,7 +178,12 @@ class BenchmarkRun:
 
         self.tracking_uri = resolve_tracking_uri(request.tracking_uri, create=False)
         check_tracking_store(self.tracking_uri)
-        self.split: Split = persist_split(split, split_file(root, request.dataset, split.identity))
+        # Planning writes nothing: a stored split is read and compared now, a new one is
+        # written by execute(), so a plan refused at a later run leaves no file behind.
+        self._split_path = split_file(root, request.dataset, split.identity)
+        self.split: Split = (
+            persist_split(split, self._split_path) if self._split_path.exists() else split
+        )
         for fold in self.split.folds:  # bad fractions fail before anything trains
             self._fold_parts(fold)
         self.root = root
@@ -284,6 +289,7 @@ class BenchmarkRun:
         from landmarkbench.training.device import resolve_device
 
         device = resolve_device(self.request.device)
+        self.split = persist_split(self.split, self._split_path)
         run_dir = self.identity.run_dir(self.root)
         self.clean_debris()
         try:
