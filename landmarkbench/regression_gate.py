@@ -511,9 +511,12 @@ def load_baseline(path: Path) -> Baseline:
 
 
 def load_spec(path: Path) -> BenchmarkSpec:
-    """Only the spec of a baseline file, of this or the old single-seed format (--update)."""
+    """Only the spec of a baseline file, of this or the old single-seed format (--update).
+
+    The rest of the file is not checked, so --update also repairs a file with bad values.
+    """
     data = _read_json(path)
-    if isinstance(data, dict) and data.get("format") in OLD_FORMATS:
+    if isinstance(data, dict) and data.get("format") in (FORMAT, *OLD_FORMATS):
         spec_data = data.get("spec")
         if isinstance(spec_data, dict):
             spec_data = {k: v for k, v in spec_data.items() if k != "seed"}

@@ -18,6 +18,7 @@ from landmarkbench.regression_gate import (
     compare,
     derive_tolerance,
     load_baseline,
+    load_spec,
     new_baseline,
     save_baseline,
     t_quantile,
@@ -181,6 +182,7 @@ def test_bad_baseline_values_are_refused_with_the_file_and_case(
     assert main(["regress", "--baseline", str(path)]) == 2
     err = capsys.readouterr().err
     assert words in err and "internal error" not in err
+    assert load_spec(path) == BenchmarkSpec()  # so --update can rewrite the damaged file
 
 
 def test_old_single_seed_format_is_refused_with_the_rewrite_command(tmp_path: Path, capsys) -> None:

@@ -22,11 +22,12 @@ EXAMPLES = """Examples:
 """
 
 RULE = """Rule: the spec runs once per gate seed (default: the baseline's gate seeds, 0, 1, 2),
-one after the other. The gate fails (exit 1) when the mean of their pooled MREs exceeds the
-mean over the baseline's seeds by more than the tolerance, which the baseline derives from
-its measured seed-to-seed spread (t quantile x SD x sqrt(1/n + 1/m), 0.5 % false alarms;
-see the file's "gate" block), or when a seed gives no finite MRE. --update runs every seed
-given with --seed (default 0-5) and writes the per-image errors of each with the spread."""
+one after the other. Per figure (the median point error, and the pooled MRE), the gate fails
+(exit 1) when the mean over the gate seeds exceeds the mean over the baseline's seeds by more
+than that figure's tolerance, which the baseline derives from its measured seed-to-seed
+spread (t quantile x SD x sqrt(1/n + 1/m), 0.5 % false alarms per figure; see the file's
+"gate" block); a seed without a finite error fails too. --update runs every --seed
+(default 0-5) and stores each seed's point errors with the spread."""
 
 
 @click.command("regress", epilog=f"{EXAMPLES}\n{RULE}")
