@@ -333,37 +333,32 @@ def compare(
     return Verdict(tuple(sorted(current)), baseline.spread_seeds, figures, origin)
 
 
-def image_errors(run_dir: Path) -> ImageErrors:
-    """Point errors of a finished run's test images from its ``fold_*/predictions.csv``.
+def image_errors(results_dir: Path, summary_path: Path) -> ImageErrors:
+    """Point errors of a finished run's test images, read by ``stored_runs.read_run`` (the
+    one reader of stored runs), with the gate's own rule: every point must be predicted.
 
     Raises:
-        ResultsError: if a predictions file is missing or unreadable.
+        ResultsError: if a run file is damaged, or a known point has no finite prediction.
     """
-    from landmarkbench.fold_records import read_predictions
+    from landmarkbench.stored_runs import read_run
 
-    case_ids: list[str] = []
-    rows: list[np.ndarray] = []
-    for fold_dir in sorted(run_dir.glob("fold_*")):
-        path = fold_dir / "predictions.csv"
-        predictions = read_predictions(path)
-        known = np.isfinite(predictions.truth).all(axis=-1)
-        lost = known & ~np.isfinite(predictions.predicted).all(axis=-1)
+    run = read_run(results_dir, summary_path)
+    for fold, records in run.folds.items():
+        known = np.isfinite(records.truth).all(axis=-1)
+        lost = known & ~np.isfinite(records.predicted).all(axis=-1)
         if lost.any():
             raise ResultsError(
-                f"Predictions file '{path}' has {int(lost.sum())} non-finite predicted "
-                "point(s) where the truth is known (a diverged or broken model); the gate "
-                "cannot score it: fix the run."
+                f"Predictions of fold {fold} in '{run.fold_dir(fold)}' have {int(lost.sum())} "
+                "non-finite predicted point(s) where the truth is known (a diverged or broken "
+                "model); the gate cannot score it: fix the run."
             )
-        repeated = sorted(set(case_ids) & set(predictions.case_ids))
-        if repeated:
-            raise ResultsError(
-                f"Predictions file '{path}' repeats test image(s) {repeated[:3]} of another "
-                "fold; the gate needs each image once: delete the run folder and rerun."
-            )
-        case_ids.extend(predictions.case_ids)
-        rows.append(np.asarray(predictions.point_error, dtype=float))
-    pe = np.concatenate(rows) if rows else np.zeros((0, 0))
-    return ImageErrors(tuple(case_ids), pe)
+    errors = run.image_errors(list(run.folds))
+    if errors is None or len(set(errors.case_ids)) != len(errors.case_ids):
+        raise ResultsError(
+            f"Run '{run.run_dir}' does not hold each test image exactly once; the gate needs "
+            "a point-landmark run whose folds partition the images: delete it and rerun."
+        )
+    return errors
 
 
 def run_spec(
@@ -412,7 +407,7 @@ def run_spec(
             f"{len(outcome.failed_folds)} fold(s) of the gated run (seed {seed}) failed "
             f"(first: {name}: {reason}); the gate needs every fold: fix the failure and rerun."
         )
-    return image_errors(outcome.run_dir)
+    return image_errors(run.root, run.identity.summary_path(run.root))
 
 
 def run_seeds(

@@ -35,6 +35,7 @@ __all__ = [
     "StoredRun",
     "conventions_of",
     "image_errors_of",
+    "read_run",
     "read_runs",
     "read_summary",
 ]
@@ -350,6 +351,22 @@ def _incomplete_note(path: Path, summary: Mapping[str, Any]) -> str:
     return f"left out incomplete run {path.parent} (rerun the same command to finish it)"
 
 
+def read_run(
+    results_dir: Path, summary_path: Path, summary: dict[str, Any] | None = None
+) -> StoredRun:
+    """One stored run: its summary (read from ``summary_path`` unless given) and every
+    finished fold's records, checked.
+
+    Raises:
+        ResultsError: naming the file, if the summary or a fold's files are damaged.
+    """
+    if summary is None:
+        summary = read_summary(summary_path)
+    run = StoredRun(Path(results_dir), Path(summary_path), summary)
+    _load_folds(run)
+    return run
+
+
 def read_runs(
     results_dir: Path, dataset: str, *, complete_only: bool = True
 ) -> tuple[list[StoredRun], list[str]]:
@@ -380,9 +397,8 @@ def read_runs(
         if complete_only and not summary.get("complete"):
             notes.append(_incomplete_note(path, summary))
             continue
-        run = StoredRun(results_dir, path, summary)
         try:
-            _load_folds(run)
+            run = read_run(results_dir, path, summary)
         except ResultsError as error:
             notes.append(f"skipped run {path.parent}: {error}")
             continue

@@ -15,7 +15,6 @@ shown as labelled literature rows: never bold, never tested.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from landmarkbench import table_stats
 from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation import Column, evaluation_for, value_of
 from landmarkbench.manifest import PublishedResult
 from landmarkbench.run_summary import regions_kind
+from landmarkbench.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from landmarkbench.stored_runs import Conventions, StoredRun, image_errors_of, read_runs
 from landmarkbench.table_formats import (
     DAGGER,
@@ -61,15 +60,9 @@ PER_SPLIT_PROTOCOLS = ("official",)
 
 
 def bootstrap_setting() -> tuple[int, int]:
-    """(resamples, seed) of every bootstrap CI shown by ``table``, the leaderboard and ``run``.
-
-    Taken from ``table_stats`` (its constants, else its ``bootstrap_ci`` defaults), so one
-    row shows the same interval everywhere.
-    """
-    if hasattr(table_stats, "BOOTSTRAP_RESAMPLES"):
-        return int(table_stats.BOOTSTRAP_RESAMPLES), int(table_stats.BOOTSTRAP_SEED)
-    defaults = inspect.signature(table_stats.bootstrap_ci).parameters
-    return int(defaults["n_resamples"].default), int(defaults["seed"].default)
+    """(resamples, seed) of every bootstrap CI shown by ``table``, the leaderboard and ``run``:
+    the one setting of ``statistics``, so one row shows the same interval everywhere."""
+    return BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
 
 @dataclass

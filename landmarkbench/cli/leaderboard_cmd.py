@@ -35,7 +35,7 @@ from landmarkbench.cli.options import bootstrap_options, results_dir_option
     show_default=True,
     help="MLflow store to read the run ids from (a missing store shows the ids as '—').",
 )
-@bootstrap_options(default=None)
+@bootstrap_options()
 def leaderboard_command(
     out_dir: Path,
     results_dir: Path,

@@ -25,16 +25,21 @@ tracking_uri_option = click.option(
 )
 
 
-def bootstrap_options(default: int) -> Callable[[Any], Any]:
-    """``--bootstrap N`` (resamples of images for the MRE interval) and ``--seed``."""
+def bootstrap_options() -> Callable[[Any], Any]:
+    """``--bootstrap N`` (resamples of images for the MRE interval) and ``--seed``, defaulting
+    to the one bootstrap setting of ``statistics`` (the same for ``table`` and ``leaderboard``)."""
+    from landmarkbench.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
     def decorate(command: Any) -> Any:
         command = click.option(
-            "--seed", default=0, show_default=True, help="Seed of the bootstrap resampling."
+            "--seed",
+            default=BOOTSTRAP_SEED,
+            show_default=True,
+            help="Seed of the bootstrap resampling.",
         )(command)
         return click.option(
             "--bootstrap",
-            default=default,
+            default=BOOTSTRAP_RESAMPLES,
             show_default=True,
             type=click.IntRange(min=0),
             help="Bootstrap resamples of images for the 95 % CI of the pooled MRE (0: no CI).",

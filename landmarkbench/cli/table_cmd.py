@@ -25,7 +25,7 @@ from landmarkbench.table_formats import FORMATS
     is_flag=True,
     help="One row per landmark with each method's MRE as a column (best per row in bold).",
 )
-@bootstrap_options(default=None)
+@bootstrap_options()
 @click.option(
     "--no-literature",
     is_flag=True,
