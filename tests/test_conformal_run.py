@@ -212,7 +212,9 @@ def test_conformal_runs_have_their_own_identity_and_models(workdir: Path) -> Non
     runs = sorted(p.parent.parent for p in summary_files(workdir / "results", "synthetic_ceph"))
     assert len(runs) == 2  # two config hashes
     model_dirs = list((workdir / "results").rglob("_models/unet_gaussian_heatmap__*"))
-    assert len(model_dirs) == 2  # the calibration cases are not trained on: another model
+    folds = len(list(runs[0].glob("seed_0/fold_*")))
+    # One model per training set; the calibration cases are not trained on: other models.
+    assert folds == 3 and len(model_dirs) == 2 * folds
     plain = [
         json.loads(p.read_text()) for p in summary_files(workdir / "results", "synthetic_ceph")
     ]
@@ -318,7 +320,9 @@ def test_hdr_run_needs_no_calibration_and_shares_the_plain_models(workdir: Path,
     assert hdr["record"]["uncertainty"]["method"] == "hdr"
     assert hdr["uncertainty"]["expected_coverage_percent"] is None
     assert hdr["pooled"]["mre"] == plain["pooled"]["mre"]  # the same trained models
-    assert len(list((workdir / "results").rglob("_models/unet_gaussian_heatmap__*"))) == 1
+    # The plain run's models (one per fold's training set) are reused, none trained again.
+    assert len(list((workdir / "results").rglob("_models/unet_gaussian_heatmap__*"))) == 3
+    assert "[argmax seed 0] trained 0 fold(s)" in out
     assert "| argmax (hdr) |" in out and "highest-density" in out
     # Its predictions are the plain run's: one comparison row, the hdr row only with regions.
     assert main(["table", "--dataset", "synthetic_ceph", "--bootstrap", "0"]) == 0
