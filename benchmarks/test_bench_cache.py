@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from landmarkbench.datasets.base import Case
-from landmarkbench.geometry import ResizePad
 from landmarkbench.imageio import read_image, read_image_shape, write_image
-from landmarkbench.preprocess_cache import PreprocessCache
+from landmarkbench.training.geometry import ResizePad
+from landmarkbench.training.preprocess_cache import PreprocessCache
 
 NUM_CASES = 20
 HEIGHT, WIDTH = 2400, 1935

@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import import_landmarker
 
-from landmarkbench.metrics import point_error_mm, sdr
+from landmarkbench.evaluation.metrics import point_error_mm, sdr
 
 N_IMAGES, N_LANDMARKS = 5263, 19
 RADII = [2.0, 2.5, 3.0, 4.0]

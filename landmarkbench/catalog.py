@@ -18,15 +18,15 @@ if TYPE_CHECKING:
 DATASETS: Registry[type[LandmarkDataset]] = Registry(
     "dataset",
     providers=[
-        "landmarkbench.datasets.synthetic_ceph",
-        "landmarkbench.datasets.synthetic_ct",
-        "landmarkbench.datasets.synthetic_endo",
-        "landmarkbench.datasets.synthetic_teeth",
-        "landmarkbench.datasets.isbi2015",
-        "landmarkbench.datasets.oai_pelvis",
-        "landmarkbench.datasets.mml",
-        "landmarkbench.datasets.endovis2015",
-        "landmarkbench.datasets.adaptor_sutures",
+        "landmarkbench.datasets.synthetic.ceph",
+        "landmarkbench.datasets.synthetic.ct",
+        "landmarkbench.datasets.synthetic.endo",
+        "landmarkbench.datasets.synthetic.teeth",
+        "landmarkbench.datasets.isbi2015.adapter",
+        "landmarkbench.datasets.oai_pelvis.adapter",
+        "landmarkbench.datasets.mml.adapter",
+        "landmarkbench.datasets.endoscopy.endovis2015",
+        "landmarkbench.datasets.endoscopy.adaptor_sutures",
     ],
 )
 METHODS: Registry[type[Method]] = Registry(

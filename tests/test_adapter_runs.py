@@ -15,9 +15,9 @@ import pytest
 from conftest import SHARED
 
 from landmarkbench.cli.main import main
-from landmarkbench.datasets.isbi2015 import ISBI2015
-from landmarkbench.datasets.mml import MML
-from landmarkbench.results_layout import summary_files
+from landmarkbench.datasets.isbi2015.adapter import ISBI2015
+from landmarkbench.datasets.mml.adapter import MML
+from landmarkbench.results.layout import summary_files
 
 ANNOTATIONS = SHARED / "data/isbi2015-annotations"
 

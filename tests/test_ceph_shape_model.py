@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkbench.datasets.ceph_shape_model import (
+from landmarkbench.datasets.synthetic.ceph_shape_model import (
     SHAPE_MODEL_PATH,
     fit_shape_model,
     load_shape_model,

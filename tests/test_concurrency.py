@@ -16,7 +16,7 @@ from conftest import TINY_DATA, TINY_NET
 
 from landmarkbench.atomic_io import exclusive_lock
 from landmarkbench.cli.main import main
-from landmarkbench.tracking import LIVE_TAG, find_runs
+from landmarkbench.results.tracking import LIVE_TAG, find_runs
 
 RUN = ["run", "--folds", "2", "--no-progress", *TINY_DATA]
 
@@ -76,7 +76,7 @@ def test_a_run_that_fails_marks_its_mlflow_runs_failed(
     def broken(*args, **kwargs):
         raise RuntimeError("planted internal error")
 
-    monkeypatch.setattr("landmarkbench.runner.build_summary", broken)
+    monkeypatch.setattr("landmarkbench.run.runner.build_summary", broken)
     assert main([*RUN, "--method", "mean_shape"]) == 1
     assert "planted internal error" in capsys.readouterr().err
     statuses = _statuses(workdir)
@@ -91,13 +91,13 @@ def test_an_interrupted_run_marks_its_mlflow_runs_failed(
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    from landmarkbench import run_summary
+    from landmarkbench.results import summary as run_summary
 
-    monkeypatch.setattr("landmarkbench.runner.write_fold_record", interrupted)
+    monkeypatch.setattr("landmarkbench.run.runner.write_fold_record", interrupted)
     assert main([*RUN, *TINY_NET, "--method", "subpixel"]) == 130
     (parent,) = find_runs(_uri(workdir), "synthetic_ceph")
     assert parent.status == "FAILED"
-    monkeypatch.setattr("landmarkbench.runner.write_fold_record", run_summary.write_fold_record)
+    monkeypatch.setattr("landmarkbench.run.runner.write_fold_record", run_summary.write_fold_record)
     assert main([*RUN, *TINY_NET, "--method", "subpixel"]) == 0
     (parent,) = find_runs(_uri(workdir), "synthetic_ceph")
     assert parent.status == "FINISHED"

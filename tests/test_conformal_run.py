@@ -16,9 +16,9 @@ from scipy import ndimage
 
 from landmarkbench.cli.main import main
 from landmarkbench.datasets.base import Case
-from landmarkbench.geometry import ResizePad
 from landmarkbench.methods.base import Method
-from landmarkbench.results_layout import summary_files
+from landmarkbench.results.layout import summary_files
+from landmarkbench.training.geometry import ResizePad
 from landmarkbench.uncertainty.conformal_fold import conformal_fold
 from landmarkbench.uncertainty.probability_maps import spatial_softmax
 from landmarkbench.uncertainty.region_records import (

@@ -17,10 +17,7 @@ import pytest
 import yaml
 from test_fetch import GOOD, FileServer, _manifest, _zip
 
-from landmarkbench.cli.fetch_cmd import fetch_command
-from landmarkbench.cli.main import cli, main
-from landmarkbench.errors import DataError
-from landmarkbench.fetch import (
+from landmarkbench.acquire.fetch import (
     DOWNLOADS,
     FIRST_USE,
     LEGACY_RECORD,
@@ -28,7 +25,10 @@ from landmarkbench.fetch import (
     TRUST_NOTES,
     fetch_dataset,
 )
-from landmarkbench.manifest import UrlEntry, manifest_dir
+from landmarkbench.acquire.manifest import UrlEntry, manifest_dir
+from landmarkbench.cli.fetch_cmd import fetch_command
+from landmarkbench.cli.main import cli, main
+from landmarkbench.errors import DataError
 
 MB = 1_000_000
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkbench.datasets.adaptor_sutures import AdaptORSutures
-from landmarkbench.datasets.endoscopy_trees import (
+from landmarkbench.datasets.endoscopy.adaptor_sutures import AdaptORSutures
+from landmarkbench.datasets.endoscopy.endovis2015 import CLASSES, EndoVis2015
+from landmarkbench.datasets.endoscopy.tree import (
     ADAPTOR_FIXTURE,
     ADAPTOR_FIXTURE_SHAPE,
     ENDOVIS_FIXTURE,
     ENDOVIS_FIXTURE_SHAPE,
 )
-from landmarkbench.datasets.endovis2015 import CLASSES, EndoVis2015
 from landmarkbench.errors import DataError, UsageError
 
 

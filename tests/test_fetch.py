@@ -16,12 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landmarkbench.archives import Member, check_members, extract_archive
-from landmarkbench.cli.fetch_cmd import fetch_command
-from landmarkbench.cli.main import cli, main
-from landmarkbench.errors import ChecksumError, DataError, UsageError
-from landmarkbench.fetch import DOWNLOADS, RECORD, fetch_dataset, rebase_url
-from landmarkbench.manifest import (
+from landmarkbench.acquire.archives import Member, check_members, extract_archive
+from landmarkbench.acquire.fetch import DOWNLOADS, RECORD, fetch_dataset, rebase_url
+from landmarkbench.acquire.manifest import (
     CoordinateConvention,
     GroundTruthChoice,
     Manifest,
@@ -29,6 +26,9 @@ from landmarkbench.manifest import (
     UrlEntry,
     manifest_dir,
 )
+from landmarkbench.cli.fetch_cmd import fetch_command
+from landmarkbench.cli.main import cli, main
+from landmarkbench.errors import ChecksumError, DataError, UsageError
 
 
 class FileServer:

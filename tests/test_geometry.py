@@ -1,4 +1,4 @@
-"""Tests for landmarkbench.geometry: resize-with-pad of images and points, 2D and 3D."""
+"""Tests for landmarkbench.training.geometry: resize-with-pad of images and points, 2D and 3D."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from landmarkbench.geometry import ResizePad
-from landmarkbench.metrics import point_error_mm
+from landmarkbench.evaluation.metrics import point_error_mm
+from landmarkbench.training.geometry import ResizePad
 
 
 def _blob(shape: tuple[int, ...], centre: tuple[float, ...], sigma: float) -> torch.Tensor:

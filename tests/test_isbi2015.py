@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import landmarkbench.datasets.isbi2015  # noqa: F401  (registers the dataset)
+import landmarkbench.datasets.isbi2015.adapter  # noqa: F401  (registers the dataset)
 from landmarkbench.cli.fixture_cmd import fixture_command
-from landmarkbench.datasets.isbi2015 import ISBI2015
+from landmarkbench.datasets.isbi2015.adapter import ISBI2015
 from landmarkbench.errors import DataError, UsageError
-from landmarkbench.metrics import point_error_mm
+from landmarkbench.evaluation.metrics import point_error_mm
 
 ANNOTATIONS = Path(__file__).resolve().parents[1].parent / "shared/data/isbi2015-annotations"
 needs_real_annotations = pytest.mark.skipif(

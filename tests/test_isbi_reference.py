@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkbench.metrics import point_error_mm, summarize
+from landmarkbench.evaluation.metrics import point_error_mm, summarize
 
 ANNOTATIONS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "isbi2015-annotations"

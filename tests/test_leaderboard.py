@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from landmarkbench.cli.leaderboard_cmd import leaderboard_command
 from landmarkbench.cli.main import main
-from landmarkbench.leaderboard import build_site, lookup_run_ids
+from landmarkbench.report.leaderboard import build_site, lookup_run_ids
 
 RUN = ["run", "--folds", "3", "--no-progress", "--data-option", "n_cases=12"]
 RUN += ["--data-option", "image_shape=64,48", "--method", "mean_shape"]

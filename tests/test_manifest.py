@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landmarkbench.errors import DataError, ManifestError, UnknownNameError
-from landmarkbench.manifest import (
+from landmarkbench.acquire.manifest import (
     available_manifests,
     load_checksums,
     load_manifest,
@@ -18,6 +17,7 @@ from landmarkbench.manifest import (
     read_checksums,
     sha256_of,
 )
+from landmarkbench.errors import DataError, ManifestError, UnknownNameError
 
 EXPECTED_COUNTS = {
     "isbi2015": 19,

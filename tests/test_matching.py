@@ -1,4 +1,4 @@
-"""Tests for landmarkbench.matching: one-to-one closest-first matching, counts and F1."""
+"""Tests for landmarkbench.evaluation.matching: one-to-one closest-first matching, counts and F1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from landmarkbench.matching import match_batch, match_instances
+from landmarkbench.evaluation.matching import match_batch, match_instances
 
 # Two predictions A=(0,0), B=(0,3) and two truths X=(0,2), Y=(0,5) on one row.
 # Nearest truth per prediction, in prediction order: A->X (2), B->Y (2).

@@ -1,4 +1,4 @@
-"""Tests for landmarkbench.metrics: PE, SDR and summaries."""
+"""Tests for landmarkbench.evaluation.metrics: PE, SDR and summaries."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from landmarkbench.geometry import ResizePad
-from landmarkbench.metrics import point_error_mm, radius_key, sdr, summarize
+from landmarkbench.evaluation.metrics import point_error_mm, radius_key, sdr, summarize
+from landmarkbench.training.geometry import ResizePad
 
 NAN = float("nan")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkbench.datasets.mml import MML
-from landmarkbench.datasets.mml_tree import (
+from landmarkbench.datasets.mml.adapter import MML
+from landmarkbench.datasets.mml.tree import (
     FIXTURE_BRIGHT,
     FIXTURE_CASES,
     FIXTURE_MISSING_CASE,

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import landmarkbench.datasets.oai_pelvis  # noqa: F401  (registers the dataset)
-from landmarkbench.datasets.oai_pelvis import OAIPelvis
+import landmarkbench.datasets.oai_pelvis.adapter  # noqa: F401  (registers the dataset)
+from landmarkbench.datasets.oai_pelvis.adapter import OAIPelvis
 from landmarkbench.errors import DataError, UsageError
+from landmarkbench.evaluation.metrics import point_error_mm
 from landmarkbench.imageio import write_image
-from landmarkbench.metrics import point_error_mm
 
 
 def _write_known_tree(root: Path, fmt: str, table_format: str) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from landmarkbench.cli.main import main
 from landmarkbench.cli.plot_cmd import plot_command
-from landmarkbench.plots import (
+from landmarkbench.report.plots import (
     landmark_boxplots,
     prediction_overlays,
     sdr_curves,
@@ -117,7 +117,7 @@ def test_plot_command_logs_to_mlflow(
     monkeypatch.setenv("LANDMARKBENCH_CACHE", str(results_2d.parent / "cache"))
     from mlflow.tracking import MlflowClient
 
-    from landmarkbench.tracking import resolve_tracking_uri
+    from landmarkbench.results.tracking import resolve_tracking_uri
 
     out = tmp_path / "logged"
     db = results_2d.parent / "mlflow.db"

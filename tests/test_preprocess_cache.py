@@ -11,9 +11,9 @@ import torch
 
 from landmarkbench.datasets.base import Case
 from landmarkbench.errors import DataError
-from landmarkbench.geometry import ResizePad
 from landmarkbench.imageio import read_image, read_image_shape, write_image
-from landmarkbench.preprocess_cache import PreprocessCache, default_cache_root
+from landmarkbench.training.geometry import ResizePad
+from landmarkbench.training.preprocess_cache import PreprocessCache, default_cache_root
 
 
 class CountingReader:
@@ -117,7 +117,7 @@ def test_bumping_the_module_version_invalidates(
     tmp_path: Path, image_2d: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The default cache (what training uses) follows PREPROCESSING_VERSION at creation."""
-    import landmarkbench.preprocess_cache as module
+    import landmarkbench.training.preprocess_cache as module
 
     case, reader = file_case(image_2d)
     old_path = PreprocessCache(tmp_path / "cache").entry_path(case, (32, 32))

@@ -12,7 +12,8 @@ import pytest
 from landmarkbench.cli.main import cli, main
 from landmarkbench.cli.regress_cmd import regress_command
 from landmarkbench.errors import UsageError
-from landmarkbench.regression_gate import (
+from landmarkbench.evaluation.statistics import ImageErrors
+from landmarkbench.run.gate import (
     MIN_TOLERANCE_MM,
     BenchmarkSpec,
     compare,
@@ -23,7 +24,6 @@ from landmarkbench.regression_gate import (
     save_baseline,
     t_quantile,
 )
-from landmarkbench.statistics import ImageErrors
 
 if "regress" not in cli.commands:  # registered in main.py by the package owner
     cli.add_command(regress_command)

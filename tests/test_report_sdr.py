@@ -10,10 +10,10 @@ import pytest
 from test_stored_runs import kfold, store_run
 
 from landmarkbench.catalog import DATASETS
-from landmarkbench.leaderboard import build_site, row_sdr_curve
-from landmarkbench.metrics import radius_key, sdr, sdr_curve, summarize
-from landmarkbench.plots import run_sdr_curve, sdr_curves
-from landmarkbench.tables import collect_rows, render_table
+from landmarkbench.evaluation.metrics import radius_key, sdr, sdr_curve, summarize
+from landmarkbench.report.leaderboard import build_site, row_sdr_curve
+from landmarkbench.report.plots import run_sdr_curve, sdr_curves
+from landmarkbench.report.tables import collect_rows, render_table
 
 RADII = (2.0, 2.5, 3.0, 4.0)
 

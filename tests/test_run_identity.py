@@ -11,9 +11,9 @@ import pytest
 from conftest import TINY_DATA
 
 from landmarkbench.cli.main import main
-from landmarkbench.datasets.isbi2015 import ISBI2015
-from landmarkbench.results_layout import RunIdentity, summary_files
-from landmarkbench.tracking import find_runs
+from landmarkbench.datasets.isbi2015.adapter import ISBI2015
+from landmarkbench.results.layout import RunIdentity, summary_files
+from landmarkbench.results.tracking import find_runs
 
 NET = [
     "--set", "max_epochs=1", "--set", "channels=4,8", "--set", "batch_size=4",

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from landmarkbench.cli.main import main
-from landmarkbench.datasets.adaptor_sutures import AdaptORSutures
-from landmarkbench.datasets.isbi2015 import ISBI2015
-from landmarkbench.datasets.mml import MML
-from landmarkbench.datasets.oai_pelvis import OAIPelvis
+from landmarkbench.datasets.endoscopy.adaptor_sutures import AdaptORSutures
+from landmarkbench.datasets.isbi2015.adapter import ISBI2015
+from landmarkbench.datasets.mml.adapter import MML
+from landmarkbench.datasets.oai_pelvis.adapter import OAIPelvis
 
 
 @pytest.fixture(scope="module")

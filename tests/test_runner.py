@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import TINY_DATA, TINY_NET
 
-from landmarkbench import run_summary
 from landmarkbench.cli.main import main
-from landmarkbench.fold_records import read_predictions
-from landmarkbench.metrics import point_error_mm
-from landmarkbench.results_layout import RunIdentity, summary_files
+from landmarkbench.evaluation.metrics import point_error_mm
+from landmarkbench.results import summary as run_summary
+from landmarkbench.results.layout import RunIdentity, summary_files
+from landmarkbench.results.predictions import read_predictions
 
 RUN = ["run", "--folds", "3", "--no-progress", *TINY_DATA]
 
@@ -95,13 +95,13 @@ def test_interrupted_fold_leaves_nothing_half_written_and_rerun_completes(
             raise KeyboardInterrupt  # killed after predictions.csv, before fold.json
         return real_write(folder, **kwargs)
 
-    monkeypatch.setattr("landmarkbench.runner.write_fold_record", crash_on_second_fold)
+    monkeypatch.setattr("landmarkbench.run.runner.write_fold_record", crash_on_second_fold)
     assert main([*RUN, *TINY_NET, "--method", "subpixel"]) == 130
     run_dir = next((workdir / "results").rglob("subpixel__*/seed_0"))
     assert sorted(p.name for p in run_dir.glob("fold_*")) == ["fold_0"]
     assert not list(run_dir.glob(".*.partial"))  # the interrupted fold's staging is gone
 
-    monkeypatch.setattr("landmarkbench.runner.write_fold_record", real_write)
+    monkeypatch.setattr("landmarkbench.run.runner.write_fold_record", real_write)
     capsys.readouterr()
     assert main([*RUN, *TINY_NET, "--method", "subpixel"]) == 0
     out = capsys.readouterr().out

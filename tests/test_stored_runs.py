@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkbench import run_summary
 from landmarkbench.cli.main import main
-from landmarkbench.fold_records import FoldPredictions, write_predictions
-from landmarkbench.leaderboard import build_site
 from landmarkbench.protocols.split import Fold, Split
-from landmarkbench.results_layout import RunIdentity
-from landmarkbench.run_summary import build_summary, write_fold_record
-from landmarkbench.stored_runs import read_runs
-from landmarkbench.tables import collect_rows, render_table
+from landmarkbench.report.leaderboard import build_site
+from landmarkbench.report.tables import collect_rows, render_table
+from landmarkbench.results import summary as run_summary
+from landmarkbench.results.layout import RunIdentity
+from landmarkbench.results.predictions import FoldPredictions, write_predictions
+from landmarkbench.results.store import read_runs
+from landmarkbench.results.summary import build_summary, write_fold_record
 
 NAMES = [f"lm_{i}" for i in range(5)]
 
@@ -187,7 +187,7 @@ def test_every_column_comes_from_predictions(tmp_path: Path, capsys) -> None:
 
 
 def _primary():
-    from landmarkbench.evaluation import PointEvaluation
+    from landmarkbench.evaluation.scoring import PointEvaluation
 
     return PointEvaluation.primary
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from landmarkbench.catalog import DATASETS
-from landmarkbench.datasets import ceph_render
-from landmarkbench.datasets.synthetic_ceph import SyntheticCeph
+from landmarkbench.datasets.synthetic import ceph_render
+from landmarkbench.datasets.synthetic.ceph import SyntheticCeph
 from landmarkbench.errors import DataError, UsageError
 
 SMALL = {"image_shape": (160, 128)}
@@ -37,7 +37,7 @@ def test_is_registered_and_describes_itself():
 
 def test_module_import_stays_light():
     code = (
-        "import sys, landmarkbench.datasets.synthetic_ceph; "
+        "import sys, landmarkbench.datasets.synthetic.ceph; "
         "print(sorted(m for m in ('torch', 'scipy', 'platformdirs') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

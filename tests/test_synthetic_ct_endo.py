@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from landmarkbench.catalog import DATASETS
-from landmarkbench.datasets.synthetic_ct import SyntheticCT
-from landmarkbench.datasets.synthetic_endo import SyntheticEndo
+from landmarkbench.datasets.synthetic.ct import SyntheticCT
+from landmarkbench.datasets.synthetic.endo import SyntheticEndo
 from landmarkbench.errors import UsageError
 
 
@@ -114,7 +114,7 @@ def test_every_synthetic_dataset_bounds_n_cases_and_versions_its_cache(name, mon
 
 
 def test_teeth_are_identical_locally_and_ordered_from_the_anchor() -> None:
-    from landmarkbench.datasets.synthetic_teeth import SyntheticTeeth
+    from landmarkbench.datasets.synthetic.teeth import SyntheticTeeth
 
     dataset = SyntheticTeeth(n_cases=12)
     cases = dataset.load_many(dataset.case_ids())

@@ -11,21 +11,21 @@ import numpy as np
 import pytest
 from conftest import compile_latex
 
-from landmarkbench import run_summary
+from landmarkbench.acquire.manifest import load_manifest
 from landmarkbench.cli.main import main
-from landmarkbench.fold_records import FoldPredictions, write_predictions
-from landmarkbench.manifest import load_manifest
 from landmarkbench.protocols.split import Fold, Split
-from landmarkbench.results_layout import RunIdentity
-from landmarkbench.run_summary import build_summary, write_fold_record
-from landmarkbench.table_stats import (
+from landmarkbench.report.table_stats import (
     ImageErrors,
     bootstrap_ci,
     compare_with_best,
     is_significant,
     paired_wilcoxon,
 )
-from landmarkbench.tables import collect_rows, literature_rows, render_table
+from landmarkbench.report.tables import collect_rows, literature_rows, render_table
+from landmarkbench.results import summary as run_summary
+from landmarkbench.results.layout import RunIdentity
+from landmarkbench.results.predictions import FoldPredictions, write_predictions
+from landmarkbench.results.summary import build_summary, write_fold_record
 
 NAMES = [f"lm_{i}" for i in range(19)]
 CI = re.compile(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]")
@@ -214,7 +214,7 @@ def test_per_landmark_table(ceph_results: Path) -> None:
 
 
 def test_multi_instance_rows_skip_statistics(tmp_path: Path) -> None:
-    from landmarkbench.instance_records import FoldInstances, write_instances
+    from landmarkbench.results.instances import FoldInstances, write_instances
 
     split = _kfold(12, 2)
     root = tmp_path / "results"

@@ -9,10 +9,10 @@ from typing import ClassVar
 import pytest
 
 import landmarkbench.catalog as catalog
+from landmarkbench.acquire.validation import Problem, check_checksums, format_problems
 from landmarkbench.cli.main import cli, main
 from landmarkbench.cli.validate_cmd import validate_command
 from landmarkbench.registry import Registry
-from landmarkbench.validation import Problem, check_checksums, format_problems
 
 
 def _digest(data: bytes) -> str:

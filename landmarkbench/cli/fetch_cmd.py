@@ -39,8 +39,8 @@ def fetch_command(
     dataset: str, data_dir: Path, url_base: str | None, manifest_dir: Path | None, no_progress: bool
 ) -> None:
     """Download a dataset's files, check their size and sha256, extract archives (resumable)."""
-    from landmarkbench.fetch import fetch_dataset
-    from landmarkbench.manifest import load_manifest
+    from landmarkbench.acquire.fetch import fetch_dataset
+    from landmarkbench.acquire.manifest import load_manifest
 
     manifest = load_manifest(dataset, manifest_dir)
     fetch_dataset(

@@ -42,7 +42,7 @@ def fixture_options(write_fixture: Any, dataset: str, pairs: tuple[str, ...]) ->
 def _runs_kfold(cls: Any, root: Path) -> bool:
     """Whether ``run`` on the tree at ``root`` (default options) cross-validates, i.e. the
     dataset declares no split (``runner.default_protocol``)."""
-    from landmarkbench.runner import default_protocol
+    from landmarkbench.run.runner import default_protocol
 
     try:
         return default_protocol(cls(data_dir=str(root))) == "kfold"

@@ -50,7 +50,7 @@ def leaderboard_command(
     breakdown, SDR curves and the MLflow run ids behind each row. Nothing is retrained.
     """
     from landmarkbench.errors import ResultsError
-    from landmarkbench.leaderboard import build_site
+    from landmarkbench.report.leaderboard import build_site
 
     pages, notes = build_site(
         results_dir.resolve(),

@@ -28,7 +28,7 @@ tracking_uri_option = click.option(
 def bootstrap_options() -> Callable[[Any], Any]:
     """``--bootstrap N`` (resamples of images for the MRE interval) and ``--seed``, defaulting
     to the one bootstrap setting of ``statistics`` (the same for ``table`` and ``leaderboard``)."""
-    from landmarkbench.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+    from landmarkbench.evaluation.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
     def decorate(command: Any) -> Any:
         command = click.option(

@@ -59,9 +59,9 @@ def plot_command(
     tracking_uri: str | None,
 ) -> None:
     """Draw figures of one dataset's stored results (no retraining)."""
-    from landmarkbench.plots import KINDS, all_plots
-    from landmarkbench.plots import log_to_mlflow as log_plots
-    from landmarkbench.stored_runs import read_runs
+    from landmarkbench.report.plots import KINDS, all_plots
+    from landmarkbench.report.plots import log_to_mlflow as log_plots
+    from landmarkbench.results.store import read_runs
 
     # Runs with a damaged file are left out of every figure: say which and why, once.
     _, notes = read_runs(results_dir.resolve(), dataset, complete_only=False)
@@ -79,7 +79,7 @@ def plot_command(
             err=True,
         )
     if log_to_mlflow:
-        from landmarkbench.tracking import resolve_tracking_uri
+        from landmarkbench.results.tracking import resolve_tracking_uri
 
         uri = resolve_tracking_uri(tracking_uri)
         for note in log_plots(uri, results_dir.resolve(), dataset, out_dir):

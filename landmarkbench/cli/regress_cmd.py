@@ -98,7 +98,7 @@ def regress_command(
     them without retraining.
     """
     from landmarkbench.errors import UsageError
-    from landmarkbench.regression_gate import DEFAULT_GATE_SEEDS, DEFAULT_SPREAD_SEEDS
+    from landmarkbench.run.gate import DEFAULT_GATE_SEEDS, DEFAULT_SPREAD_SEEDS
 
     if tolerance is not None and not (tolerance >= 0 and tolerance != float("inf")):
         raise UsageError(f"--tolerance {tolerance} must be a number >= 0 mm; use e.g. 0.1.")
@@ -116,7 +116,7 @@ def regress_command(
     with _results_folder(results_dir) as folder:
         uri = tracking_uri or str(folder / "mlflow.db")
         click.echo(f"Running {spec.describe()}, seeds {_seed_list(seeds)}, in {folder}")
-        from landmarkbench.regression_gate import run_seeds
+        from landmarkbench.run.gate import run_seeds
 
         runs = run_seeds(spec, seeds, folder, uri, echo=click.echo)
     wall = time.monotonic() - started
@@ -138,7 +138,7 @@ def _check_seeds(option: str, seeds: tuple[int, ...]) -> None:
 
 
 def _seed_list(seeds) -> str:
-    from landmarkbench.regression_gate import seed_range_text
+    from landmarkbench.run.gate import seed_range_text
 
     return seed_range_text(list(seeds))
 
@@ -147,7 +147,7 @@ def _baseline_and_spec(path: Path, update: bool, spec_options: dict):
     """The stored baseline (None with --update) and the spec to run."""
     from landmarkbench.config import parse_overrides
     from landmarkbench.errors import UsageError
-    from landmarkbench.regression_gate import BenchmarkSpec, load_baseline, load_spec
+    from landmarkbench.run.gate import BenchmarkSpec, load_baseline, load_spec
 
     changes = {
         **{k: v for k, v in spec_options.items() if k not in ("overrides", "data_options")},
@@ -179,7 +179,7 @@ def _results_folder(results_dir: Path | None) -> Iterator[Path]:
 
 
 def _write_baseline(path: Path, spec, runs, gate_seeds) -> None:
-    from landmarkbench.regression_gate import (
+    from landmarkbench.run.gate import (
         FIGURES,
         new_baseline,
         save_baseline,
@@ -202,7 +202,7 @@ def _write_baseline(path: Path, spec, runs, gate_seeds) -> None:
 
 
 def _judge(baseline, spec, runs, tolerance: float | None) -> None:
-    from landmarkbench.regression_gate import RegressionDetected, compare
+    from landmarkbench.run.gate import RegressionDetected, compare
 
     if spec != baseline.spec:
         click.echo(f"note: the spec differs from the baseline's ({baseline.spec.describe()}).")

@@ -115,7 +115,7 @@ def run_command(**options) -> None:
 
     Finished folds are kept: rerunning the same command resumes where it stopped.
     """
-    from landmarkbench.run_plan import execute_plan, plan_requests
+    from landmarkbench.run.plan import execute_plan, plan_requests
 
     options["methods"] = _split_list(options["methods"]) or list(DEFAULT_METHODS)
     options["seeds"] = list(options["seeds"]) or [0]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from landmarkbench.cli.options import bootstrap_options, dataset_option, results_dir_option
-from landmarkbench.table_formats import FORMATS
+from landmarkbench.report.formats import FORMATS
 
 
 @click.command(
@@ -45,7 +45,7 @@ def table_command(
     Statistics come from the stored per-fold prediction files; literature rows come from
     the dataset manifest, are labelled as such and are never bold or tested.
     """
-    from landmarkbench.tables import collect_rows, literature_rows, render_table
+    from landmarkbench.report.tables import collect_rows, literature_rows, render_table
 
     rows, notes = collect_rows(results_dir.resolve(), dataset)
     literature = [] if no_literature else literature_rows(dataset)

@@ -25,7 +25,7 @@ def _options_for(validate_tree: Any, dataset: str, pairs: tuple[str, ...]) -> di
     ``**options``, other keys are passed on as text.
     """
     from landmarkbench.config import parse_overrides, resolve_config
-    from landmarkbench.run_plan import refuse_ground_truth_option
+    from landmarkbench.run.plan import refuse_ground_truth_option
 
     texts = parse_overrides(pairs)
     refuse_ground_truth_option(texts, "validate")
@@ -82,9 +82,9 @@ def validate_command(
     dataset: str, data_dir: Path, data_options: tuple[str, ...], ground_truth: str | None
 ) -> None:
     """Check every file of a dataset tree and list all problems (reads only)."""
+    from landmarkbench.acquire.validation import format_problems
     from landmarkbench.catalog import DATASETS
     from landmarkbench.errors import DataError, UsageError
-    from landmarkbench.validation import format_problems
 
     cls = DATASETS.get(dataset)
     validate_tree = getattr(cls, "validate_tree", None)

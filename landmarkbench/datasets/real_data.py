@@ -118,7 +118,7 @@ def missing_file_problems(
         kind: What the files are ("image", "annotation file").
         archive: The archive to extract them from, for the fix.
     """
-    from landmarkbench.validation import Problem
+    from landmarkbench.acquire.validation import Problem
 
     fix = f"re-extract {archive} into the data folder"
     if len(missing) <= MAX_LISTED_MISSING:

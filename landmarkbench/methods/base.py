@@ -21,7 +21,7 @@ from landmarkbench.datasets.base import Case, LandmarkDataset
 if TYPE_CHECKING:
     import torch
 
-    from landmarkbench.geometry import ResizePad
+    from landmarkbench.training.geometry import ResizePad
 
 
 @dataclass

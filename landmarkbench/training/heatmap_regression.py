@@ -21,7 +21,6 @@ import torch
 
 from landmarkbench.datasets.base import Case
 from landmarkbench.errors import ConfigError
-from landmarkbench.geometry import ResizePad
 from landmarkbench.heatmaps.decoders import (
     argmax_decode,
     local_soft_argmax,
@@ -34,6 +33,7 @@ from landmarkbench.methods.base import FitContext
 from landmarkbench.methods.network_grid import working_grid
 from landmarkbench.training.augment import AffineAugmentation, random_affine
 from landmarkbench.training.device import seed_everything
+from landmarkbench.training.geometry import ResizePad
 from landmarkbench.training.loop import LoopSettings, fit_loop, load_trained, save_trained
 from landmarkbench.training.networks import TrainableHeatmapModel, build_network
 from landmarkbench.training.objectives import HeatmapObjective
@@ -101,7 +101,7 @@ def to_network_grid(
     Images come through the preprocessing cache: a file-backed image is decoded and resized
     once, later epochs, folds and runs read the resized array from disk.
     """
-    from landmarkbench.preprocess_cache import PreprocessCache
+    from landmarkbench.training.preprocess_cache import PreprocessCache
 
     cache = PreprocessCache()
     instances = max((len(p) for c in cases for p in (c.instances or ())), default=1) or 1
@@ -207,7 +207,7 @@ class HeatmapRegression:
         """
         if self.decoder == "peaks":
             return self._validation_loss(model, images, points)
-        from landmarkbench.metrics import point_error_mm
+        from landmarkbench.evaluation.metrics import point_error_mm
 
         predicted = self._to_original(self._predict_grid(images, [model]), mappings)
         truth = np.stack([c.landmarks for c in cases])

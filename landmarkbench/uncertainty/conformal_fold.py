@@ -26,8 +26,8 @@ import torch
 
 from landmarkbench.datasets.base import Case
 from landmarkbench.errors import LandmarkBenchError
-from landmarkbench.fold_records import FoldPredictions
 from landmarkbench.methods.base import Method
+from landmarkbench.results.predictions import FoldPredictions
 from landmarkbench.uncertainty.conformal import (
     ConformalCalibration,
     calibrate_scores,

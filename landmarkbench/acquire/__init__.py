@@ -1,0 +1,1 @@
+"""Obtain and check a real dataset release: manifests, downloads, archives, validation."""

@@ -1,0 +1,387 @@
+"""The MML dataset: 14 mandibular molar landmarks in 3D CT volumes (He et al. 2024)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from landmarkbench.acquire.validation import Problem
+from landmarkbench.catalog import DATASETS
+from landmarkbench.config import at_least, choice
+from landmarkbench.datasets.base import Case, LandmarkDataset
+from landmarkbench.errors import DataError, UsageError
+
+ROOT_NAME = "mmld_dataset"
+SPLITS = ("train", "val", "test")
+VOLUME_SUFFIXES = ("_volume.nrrd", "_volume.npy")
+LABEL_SUFFIX = "_label.npy"
+SPACING_SUFFIX = "_spacing.npy"
+NUM_LANDMARKS = 14
+SUBSETS = ("all", "full", "mini")
+SPACING_SOURCES = ("file", "header")
+
+
+def dataset_root(data_dir: str | Path) -> Path | None:
+    """The ``mmld_dataset`` folder: ``data_dir`` itself or its child; None if neither."""
+    data_dir = Path(data_dir)
+    for candidate in (data_dir / ROOT_NAME, data_dir):
+        if any((candidate / split).is_dir() for split in SPLITS):
+            return candidate
+    return None
+
+
+def parse_axes(axes: str, option: str = "label_axes") -> tuple[int, int, int]:
+    """Array axis of each label column: "ijk" -> (0, 1, 2), "kji" -> (2, 1, 0).
+
+    Raises:
+        UsageError: if ``axes`` is not a permutation of "ijk".
+    """
+    if not isinstance(axes, str) or sorted(axes) != ["i", "j", "k"]:
+        raise UsageError(
+            f"mml {option} must be a permutation of 'ijk' naming the volume array axis of "
+            f"each label column, got {axes!r}; use 'ijk' (identity) or e.g. 'kji' (reversed)."
+        )
+    return tuple("ijk".index(letter) for letter in axes)  # type: ignore[return-value]
+
+
+def to_array_order(values: np.ndarray, axes: tuple[int, int, int]) -> np.ndarray:
+    """Reorder the last dimension from label-column order to array-axis order."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(values)
+    for column, axis in enumerate(axes):
+        out[..., axis] = values[..., column]
+    return out
+
+
+def read_label(path: Path, axes: tuple[int, int, int]) -> np.ndarray:
+    """(14, 3) landmarks in array-axis order; rows with a non-positive coordinate are NaN.
+
+    Raises:
+        DataError: if the file is unreadable or not 14 x 3.
+    """
+    try:
+        label = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise DataError(
+            f"MML label file '{path}' is not a readable .npy array ({error}); re-extract it."
+        ) from error
+    if label.shape != (NUM_LANDMARKS, 3):
+        raise DataError(
+            f"MML label file '{path}' has shape {label.shape}; MML labels are "
+            f"{NUM_LANDMARKS} x 3 voxel coordinates. Re-extract the dataset."
+        )
+    finite = np.isfinite(np.asarray(label, dtype=np.float64)).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise DataError(
+            f"MML label file '{path}' row {row + 1} (L{row + 1}) holds "
+            f"{np.asarray(label[row]).tolist()}; coordinates must be finite (MML marks a missing "
+            "landmark with non-positive ones). Re-extract the dataset."
+        )
+    landmarks = to_array_order(label, axes)
+    # The dataset marks a missing landmark with negative or zero coordinates.
+    missing = ~np.all(landmarks > 0, axis=1)
+    landmarks[missing] = np.nan
+    return landmarks
+
+
+def read_spacing_file(path: Path, axes: tuple[int, int, int]) -> np.ndarray:
+    """(3,) spacing in mm in array-axis order from ``<case>_spacing.npy``.
+
+    Raises:
+        DataError: if the file is unreadable, not 3 values or not all positive.
+    """
+    try:
+        spacing = np.load(path, allow_pickle=False).astype(np.float64).reshape(-1)
+    except (OSError, ValueError, TypeError) as error:
+        raise DataError(
+            f"MML spacing file '{path}' is not a readable .npy array ({error}); re-extract it."
+        ) from error
+    if spacing.shape != (3,) or not np.all(np.isfinite(spacing) & (spacing > 0)):
+        raise DataError(
+            f"MML spacing file '{path}' holds {spacing.tolist()}; it must hold 3 positive "
+            "voxel sizes in mm. Re-extract the dataset or use spacing_source='header'."
+        )
+    return to_array_order(spacing, axes)
+
+
+def read_header_spacing(path: Path) -> np.ndarray:
+    """(3,) voxel size in mm per array axis from an NRRD header (no voxel data is read).
+
+    Raises:
+        DataError: if the volume has no header (.npy) or its header gives no spacing.
+    """
+    if path.suffix.lower() not in (".nrrd", ".nhdr"):
+        raise DataError(
+            f"Volume '{path}' has no header to take the spacing from; MML .npy volumes need "
+            "spacing_source='file'."
+        )
+    import nrrd
+
+    try:
+        header = nrrd.read_header(str(path))
+        # As landmarkbench.imageio: the norm of each 'space directions' row, else 'spacings'.
+        if header.get("space directions") is not None:
+            spacing = np.linalg.norm(np.asarray(header["space directions"], float), axis=1)
+        else:
+            spacing = np.asarray(header.get("spacings", [np.nan] * 3), dtype=np.float64)
+    except (OSError, TypeError, ValueError, nrrd.NRRDError) as error:
+        raise DataError(
+            f"NRRD header of '{path}' is unreadable ({error}); re-extract it."
+        ) from error
+    if spacing.shape != (3,) or not np.all(np.isfinite(spacing) & (spacing > 0)):
+        raise DataError(
+            f"NRRD header of '{path}' gives no voxel size for 3 axes (got {spacing.tolist()}); "
+            "use spacing_source='file'."
+        )
+    return spacing
+
+
+def volume_path(split_dir: Path, stem: str) -> Path | None:
+    """The case's volume, NRRD preferred over NPY; None if there is neither."""
+    for suffix in VOLUME_SUFFIXES:
+        path = split_dir / f"{stem}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise UsageError(f"mml {name} must be one of {', '.join(allowed)}, got {value!r}.")
+    return value
+
+
+@DATASETS.register("mml", "Mandibular molar landmarks: 14 landmarks in 3D CT (MML, He 2024).")
+class MML(LandmarkDataset):
+    """The MML CT dataset in its official layout ``mmld_dataset/{train,val,test}/``.
+
+    Each case is ``<case>_volume.nrrd`` (or ``.npy``), ``<case>_label.npy`` (14 x 3 voxel
+    coordinates; a non-positive coordinate marks a missing landmark, returned as NaN) and
+    ``<case>_spacing.npy``. Case ids are ``"<split>/<case>"``, sorted.
+
+    Args:
+        data_dir: The ``mmld_dataset`` folder or its parent.
+        subset: "all" (every case), "full" (cases with all 14 landmarks present, the
+            complete-landmark subset) or "mini" (the first ``mini_cases`` sorted cases of each
+            split, for quick runs).
+        mini_cases: Cases per split in the "mini" subset.
+        label_axes: Volume array axis of each label column ("ijk" = identity, "kji" =
+            reversed); the array axes are the file's voxel index axes (pynrrd order).
+        spacing_axes: The same mapping for the spacing file; defaults to ``label_axes``.
+        spacing_source: "file" (``<case>_spacing.npy``) or "header" (the NRRD header). The
+            original code did not update spacing after resampling, so the two can differ:
+            the choice is recorded with every result.
+        report_validation: Also report the val split as a test set of the official split.
+        ground_truth: Only "official" (the released annotation).
+    """
+
+    name = "mml"
+    version = "1"
+    ndim = 3
+    landmark_names = tuple(f"L{k}" for k in range(1, NUM_LANDMARKS + 1))
+    ground_truth_options = ("official",)
+    default_sdr_radii_mm = (2.0, 2.5, 3.0, 4.0)
+    # Checked when a run is planned (``run_plan``), with the --data-option fix.
+    option_rules: ClassVar[dict[str, Any]] = {
+        "subset": choice(*SUBSETS),
+        "mini_cases": at_least(1),
+        "spacing_source": choice(*SPACING_SOURCES),
+    }
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        subset: str = "all",
+        mini_cases: int = 5,
+        label_axes: str = "ijk",
+        spacing_axes: str | None = None,
+        spacing_source: str = "file",
+        report_validation: bool = False,
+        ground_truth: str | None = None,
+    ) -> None:
+        super().__init__(ground_truth)
+        if data_dir is None:
+            raise UsageError(
+                "Dataset 'mml' needs data_dir, the folder holding mmld_dataset/ (or that folder "
+                "itself); pass --data-dir /path/to/mmld_dataset."
+            )
+        self.subset = _choice("subset", subset, SUBSETS)
+        if isinstance(mini_cases, str) and mini_cases.strip().isdigit():
+            mini_cases = int(mini_cases)  # a text option from the command line
+        if isinstance(mini_cases, bool) or not isinstance(mini_cases, int) or mini_cases < 1:
+            raise UsageError(f"mml mini_cases must be a positive integer, got {mini_cases!r}.")
+        self.mini_cases = mini_cases
+        self.label_axes = label_axes
+        self.spacing_axes = spacing_axes or label_axes
+        self._label_perm = parse_axes(label_axes, "label_axes")
+        self._spacing_perm = parse_axes(self.spacing_axes, "spacing_axes")
+        self.spacing_source = _choice("spacing_source", spacing_source, SPACING_SOURCES)
+        if isinstance(report_validation, str):
+            report_validation = report_validation.strip().lower() in ("1", "true", "yes")
+        self.report_validation = bool(report_validation)
+        root = dataset_root(data_dir)
+        if root is None:
+            raise DataError(
+                f"Folder '{data_dir}' holds neither mmld_dataset/ nor train/, val/, test/ "
+                "folders; point data_dir at the extracted MML dataset."
+            )
+        self.root = root
+        self._ids: list[str] | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Options that change the data (recorded with results; data_dir is not)."""
+        return {
+            "subset": self.subset,
+            "mini_cases": self.mini_cases,
+            "label_axes": self.label_axes,
+            "spacing_axes": self.spacing_axes,
+            "spacing_source": self.spacing_source,
+            "report_validation": self.report_validation,
+        }
+
+    def all_case_ids(self) -> list[str]:
+        """Every case with a label file, whatever the subset, sorted."""
+        ids = []
+        for split in SPLITS:
+            folder = self.root / split
+            if folder.is_dir():
+                stems = (p.name[: -len(LABEL_SUFFIX)] for p in folder.glob(f"*{LABEL_SUFFIX}"))
+                ids.extend(f"{split}/{stem}" for stem in stems)
+        return sorted(ids)
+
+    def case_ids(self) -> list[str]:
+        """The cases of the chosen subset, sorted."""
+        if self._ids is None:
+            ids = self.all_case_ids()
+            if self.subset == "full":
+                ids = [c for c in ids if not np.isnan(self._landmarks(c)).any()]
+            elif self.subset == "mini":
+                by_split = {s: [c for c in ids if c.split("/", 1)[0] == s] for s in SPLITS}
+                ids = [c for s in SPLITS for c in by_split[s][: self.mini_cases]]
+            self._ids = sorted(ids)
+        return list(self._ids)
+
+    def check_inputs(self) -> None:
+        """Refuse before training a tree without cases, and what ``validate`` would report
+        for the chosen cases: unreadable or non-finite labels, spacing, volume headers that
+        are not 3D, landmarks outside their volume (headers only: fast).
+
+        Raises:
+            DataError: for the first problem, with the fix.
+        """
+        from landmarkbench.datasets.mml.tree import case_input_problems
+        from landmarkbench.datasets.real_data import refuse_problems
+
+        if not self.case_ids():
+            raise DataError(
+                f"MML folder '{self.root}' holds no cases of subset {self.subset!r} (no "
+                f"*{LABEL_SUFFIX} in {', '.join(s + '/' for s in SPLITS)}); extract the MML "
+                "dataset there, or write a miniature with 'landmarkbench fixture mml --out DIR'."
+            )
+        problems = []
+        for case_id in self.case_ids():
+            problems += case_input_problems(self, case_id)
+        refuse_problems(problems, self.name, self.root)
+
+    def split_ids(self, split: str) -> list[str]:
+        """The subset's case ids in one of the folders train, val, test."""
+        return [c for c in self.case_ids() if c.split("/", 1)[0] == split]
+
+    def validation_ids(self) -> list[str]:
+        """The val cases: for model selection, not a reported test set by default."""
+        return self.split_ids("val")
+
+    def official_split(self) -> dict[str, list[str]]:
+        """{"train": train, "test": test}; "val" is added only with report_validation."""
+        split = {"train": self.split_ids("train"), "test": self.split_ids("test")}
+        if self.report_validation:
+            split["val"] = self.validation_ids()
+        return split
+
+    def load(self, case_id: str) -> Case:
+        """One case: lazy volume, landmarks in voxels (array order), spacing in mm.
+
+        Raises:
+            DataError: if the case is unknown or one of its files is missing or malformed.
+        """
+        from landmarkbench.imageio import read_image, read_image_shape
+
+        split_dir, stem = self._locate(case_id)
+        volume = volume_path(split_dir, stem)
+        if volume is None:
+            raise DataError(
+                f"MML case {case_id!r} has no volume {stem}_volume.nrrd or .npy in "
+                f"'{split_dir}'; re-extract the dataset."
+            )
+        if self.spacing_source == "header":
+            spacing = read_header_spacing(volume)
+        else:
+            spacing = read_spacing_file(split_dir / f"{stem}{SPACING_SUFFIX}", self._spacing_perm)
+        return Case(
+            case_id=case_id,
+            landmarks=self._landmarks(case_id),
+            spacing=spacing,
+            image_shape=tuple(int(s) for s in read_image_shape(volume)),
+            image_reader=lambda: read_image(volume).array,
+            source=str(volume),
+            extra={"split": split_dir.name, "spacing_source": self.spacing_source},
+        )
+
+    def _locate(self, case_id: str) -> tuple[Path, str]:
+        split, _, stem = case_id.partition("/")
+        label = self.root / split / f"{stem}{LABEL_SUFFIX}"
+        if split not in SPLITS or not label.is_file():
+            raise DataError(
+                f"Case id {case_id!r} is not an MML case in '{self.root}'; ids look like "
+                "'train/<case>' (see case_ids())."
+            )
+        return self.root / split, stem
+
+    def _landmarks(self, case_id: str) -> np.ndarray:
+        split_dir, stem = self._locate(case_id)
+        return read_label(split_dir / f"{stem}{LABEL_SUFFIX}", self._label_perm)
+
+    @classmethod
+    def validate_tree(
+        cls,
+        data_dir: Path,
+        label_axes: str = "ijk",
+        spacing_axes: str | None = None,
+        spacing_source: str = "file",
+        **_other: Any,
+    ) -> list[Problem]:
+        """Every problem of an MML tree (files, decoding, landmarks inside); writes nothing.
+
+        Options other than the three that affect the check (e.g. ``subset``) are ignored.
+        """
+        from landmarkbench.datasets.mml.tree import validate_mml_tree
+
+        return validate_mml_tree(
+            Path(data_dir),
+            label_axes=label_axes,
+            spacing_axes=spacing_axes,
+            spacing_source=spacing_source,
+        )
+
+    @classmethod
+    def write_fixture(
+        cls,
+        root: Path,
+        volume_format: str = "nrrd",
+        label_axes: str = "ijk",
+        shape: tuple[int, int, int] = (12, 14, 10),
+        seed: int = 0,
+    ) -> Path:
+        """A miniature MML tree in the official layout; returns its ``mmld_dataset`` folder.
+
+        See ``mml_tree.write_mml_fixture``: 7 cases, a bright voxel at every landmark, one
+        case with two missing landmarks; ``label_axes`` sets the label column order.
+        """
+        from landmarkbench.datasets.mml.tree import write_mml_fixture
+
+        return write_mml_fixture(
+            Path(root), volume_format=volume_format, label_axes=label_axes, shape=shape, seed=seed
+        )

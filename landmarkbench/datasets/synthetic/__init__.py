@@ -1,0 +1,1 @@
+"""Synthetic datasets that ship with the package (generated and cached on disk)."""

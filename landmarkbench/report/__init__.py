@@ -1,0 +1,1 @@
+"""Reports from stored results: tables, the leaderboard and plots."""

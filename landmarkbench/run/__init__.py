@@ -1,0 +1,1 @@
+"""Planning and executing benchmark runs, and the accuracy regression gate."""
