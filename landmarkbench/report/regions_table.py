@@ -9,14 +9,30 @@ reader judges from the coverage column beside it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from landmarkbench.report.formats import DASH, Cell, Table
 
-if TYPE_CHECKING:
-    from landmarkbench.report.tables import Row
+
+class Row(Protocol):
+    """What this table reads of a row of ``tables`` (``tables.Row`` has it); stated here so
+    that this module does not import ``tables``, which imports it."""
+
+    protocol: str
+
+    @property
+    def summaries(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def seeds(self) -> list[int]: ...
+
+    @property
+    def regions_kind(self) -> str | None: ...
+
+    def label(self, section: Sequence[Any]) -> str: ...
+
 
 HEADER = [
     "Method",

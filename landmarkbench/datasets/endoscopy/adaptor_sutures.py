@@ -15,44 +15,17 @@ from typing import Any
 from landmarkbench.acquire.validation import Problem
 from landmarkbench.catalog import DATASETS
 from landmarkbench.datasets.base import Case
+from landmarkbench.datasets.endoscopy.layout import (
+    ADAPTOR_CLASS_NAME,
+    ADAPTOR_LABEL_GLOB,
+    parse_point_label,
+)
 from landmarkbench.datasets.endoscopy.points import (
     MultiInstancePointDataset,
     as_instances,
     frame_case,
-    point_row_col,
-    read_json,
 )
 from landmarkbench.errors import DataError, UsageError
-
-CLASS_NAME = "suture"
-FRAME_SHAPE = (288, 512)
-LABEL_GLOB = "*/*/point_labels/*.json"
-
-
-def parse_point_label(path: Path) -> tuple[list[tuple[float, float]], tuple[int, int] | None]:
-    """The (row, col) points of one label file and its declared (height, width), if any.
-
-    Raises:
-        DataError: if the file is missing, not JSON, or a point or size is malformed.
-    """
-    document = read_json(path)
-    points = document.get("points") if isinstance(document, dict) else None
-    if not isinstance(points, list):
-        raise DataError(
-            f"AdaptOR label file '{path}' needs a 'points' list ({{\"points\": [{{\"x\": .., "
-            '"y": ..}]}); restore the original file.'
-        )
-    size = (document.get("imageHeight"), document.get("imageWidth"))
-    if size == (None, None):
-        declared = None
-    elif all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
-        declared = (int(size[0]), int(size[1]))
-    else:
-        raise DataError(
-            f"AdaptOR label file '{path}' has imageHeight, imageWidth = {size}; they must be "
-            "positive integers (e.g. 288, 512). Restore the original file."
-        )
-    return [point_row_col(p, f"'{path}'") for p in points], declared
 
 
 @DATASETS.register(
@@ -77,7 +50,7 @@ class AdaptORSutures(MultiInstancePointDataset):
 
     name = "adaptor_sutures"
     version = "1"
-    landmark_names = (CLASS_NAME,)
+    landmark_names = (ADAPTOR_CLASS_NAME,)
 
     def __init__(
         self,
@@ -118,7 +91,8 @@ class AdaptORSutures(MultiInstancePointDataset):
         """``<surgery>/<video>/<frame>`` of every frame with a label file, sorted."""
         if self._ids is None:
             self._ids = sorted(
-                f"{p.parts[-4]}/{p.parts[-3]}/{p.stem}" for p in self.data_dir.glob(LABEL_GLOB)
+                f"{p.parts[-4]}/{p.parts[-3]}/{p.stem}"
+                for p in self.data_dir.glob(ADAPTOR_LABEL_GLOB)
             )
         return list(self._ids)
 
@@ -192,7 +166,9 @@ class AdaptORSutures(MultiInstancePointDataset):
         image, label = self.paths(case_id)
         points, declared = parse_point_label(label)
         extra = {"surgery": self.group_of(case_id), "declared_shape": declared}
-        return frame_case(case_id, image, as_instances({CLASS_NAME: points}, (CLASS_NAME,)), extra)
+        return frame_case(
+            case_id, image, as_instances({ADAPTOR_CLASS_NAME: points}, (ADAPTOR_CLASS_NAME,)), extra
+        )
 
     @classmethod
     def validate_tree(cls, data_dir: Path, **_other: Any) -> list[Problem]:

@@ -16,104 +16,26 @@ absolute path on the annotator's machine); a frame saved without the ``_raw`` pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from landmarkbench.acquire.validation import Problem
 from landmarkbench.catalog import DATASETS
 from landmarkbench.datasets.base import Case
+from landmarkbench.datasets.endoscopy.layout import (
+    CLASSES,
+    SEQUENCES,
+    FrameLabel,
+    label_file,
+    parse_label_file,
+    video_folder,
+)
 from landmarkbench.datasets.endoscopy.points import (
     MultiInstancePointDataset,
     as_instances,
-    file_basename,
     frame_case,
-    point_row_col,
-    read_json,
 )
 from landmarkbench.errors import DataError, UsageError
-
-CLASSES = (
-    "LeftClasperPoint",
-    "RightClasperPoint",
-    "HeadPoint",
-    "ShaftPoint",
-    "EndPoint",
-    "TrackedPoint",
-)
-TRAIN_SEQUENCES = tuple(f"train{n}" for n in range(1, 5))
-TEST_SEQUENCES = tuple(f"test{n}" for n in range(1, 7))
-SEQUENCES = TRAIN_SEQUENCES + TEST_SEQUENCES
-FRAME_SHAPE = (576, 720)
-
-
-@dataclass(frozen=True)
-class FrameLabel:
-    """One annotated frame: its basename and (row, col) points and tool ids per class."""
-
-    basename: str
-    points: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    ids: dict[str, list[str | None]] = field(default_factory=dict)
-
-    @property
-    def stem(self) -> str:
-        return self.basename.rsplit(".", 1)[0]
-
-
-def video_folder(data_dir: Path, sequence: str) -> Path:
-    """``Tracking_Robotic_{Training,Testing}/Dataset{n}`` of a sequence like ``test3``."""
-    kind = "Training" if sequence.startswith("train") else "Testing"
-    number = sequence.removeprefix("train").removeprefix("test")
-    return Path(data_dir) / f"Tracking_Robotic_{kind}" / f"Dataset{number}"
-
-
-def label_file(data_dir: Path, sequence: str) -> Path:
-    """The sequence's label JSON (the annotation repository's place first)."""
-    kind = "train" if sequence.startswith("train") else "test"
-    official = Path(data_dir) / f"{kind}_labels" / f"{sequence}_labels.json"
-    landmarker = video_folder(data_dir, sequence).parent / "labels" / official.name
-    return landmarker if not official.is_file() and landmarker.is_file() else official
-
-
-def parse_label_file(path: Path) -> tuple[list[FrameLabel], list[str]]:
-    """The frames of one label file and every problem found in it (never raises on content).
-
-    Raises:
-        DataError: if the file is missing or is not JSON.
-    """
-    document = read_json(path)
-    if not isinstance(document, list):
-        return [], [f"holds a {type(document).__name__}; EndoVis label files are a JSON list."]
-    frames, problems, seen = [], [], set()
-    for index, entry in enumerate(document):
-        where = f"entry {index}"
-        filename = entry.get("filename") if isinstance(entry, dict) else None
-        annotations = entry.get("annotations", []) if isinstance(entry, dict) else None
-        if not isinstance(filename, str) or not isinstance(annotations, list):
-            problems.append(f"{where} needs a 'filename' string and an 'annotations' list.")
-            continue
-        frame = FrameLabel(basename=file_basename(filename))
-        if frame.basename in seen:
-            problems.append(f"{where}: frame {frame.basename} is listed twice.")
-            continue
-        seen.add(frame.basename)
-        for point in annotations:
-            name = point.get("class") if isinstance(point, dict) else None
-            if name not in CLASSES:
-                problems.append(
-                    f"{where} ({frame.basename}): class {name!r} is not one of "
-                    f"{', '.join(CLASSES)}."
-                )
-                continue
-            try:
-                row_col = point_row_col(point, f"{where} ({frame.basename})")
-            except DataError as error:
-                problems.append(str(error))
-                continue
-            frame.points.setdefault(name, []).append(row_col)
-            frame.ids.setdefault(name, []).append(point.get("id"))
-        frames.append(frame)
-    return frames, problems
 
 
 @DATASETS.register("endovis2015", "EndoVis 2015 instrument joints: multi-instance 2D points.")

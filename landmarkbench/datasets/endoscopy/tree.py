@@ -4,24 +4,40 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from landmarkbench.acquire.validation import Problem
-from landmarkbench.datasets.endoscopy.adaptor_sutures import parse_point_label
-from landmarkbench.datasets.endoscopy.endovis2015 import (
+from landmarkbench.datasets.endoscopy.layout import (
     SEQUENCES,
     label_file,
     parse_label_file,
+    parse_point_label,
     video_folder,
 )
 from landmarkbench.datasets.endoscopy.points import decoded_shape, outside_points, shown_path
 from landmarkbench.errors import DataError
 
-if TYPE_CHECKING:
-    from landmarkbench.datasets.endoscopy.adaptor_sutures import AdaptORSutures
-    from landmarkbench.datasets.endoscopy.endovis2015 import EndoVis2015
+
+class EndoVisTree(Protocol):
+    """What ``validate_endovis_tree`` reads of an ``EndoVis2015`` dataset (this module does
+    not import the adapters, which import it)."""
+
+    data_dir: Path
+
+    def frame_path(self, sequence: str, basename: str) -> Path: ...
+
+
+class AdaptORTree(Protocol):
+    """What ``validate_adaptor_tree`` reads of an ``AdaptORSutures`` dataset."""
+
+    data_dir: Path
+
+    def case_ids(self) -> list[str]: ...
+
+    def paths(self, case_id: str) -> tuple[Path, Path]: ...
+
 
 # EndoVis fixture: per sequence, frames (basename, [(class, id or None, x, y), ...]) on
 # 72 x 58 frames (the real 720 x 576 scaled by 0.1). Ids None are written without "id".
@@ -73,7 +89,7 @@ ADAPTOR_FIXTURE: dict[str, list[tuple[float, float]]] = {
 }
 
 
-def validate_endovis_tree(dataset: EndoVis2015) -> list[Problem]:
+def validate_endovis_tree(dataset: EndoVisTree) -> list[Problem]:
     """Every problem of an EndoVis 2015 tree: label files, frames, points inside frames."""
     base = dataset.data_dir
     problems: list[Problem] = []
@@ -104,7 +120,7 @@ def validate_endovis_tree(dataset: EndoVis2015) -> list[Problem]:
     return problems
 
 
-def validate_adaptor_tree(dataset: AdaptORSutures) -> list[Problem]:
+def validate_adaptor_tree(dataset: AdaptORTree) -> list[Problem]:
     """Every problem of an AdaptOR tree: labels, frames, declared sizes, points inside."""
     base = dataset.data_dir
     if not base.is_dir():

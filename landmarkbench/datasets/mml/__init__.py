@@ -1,1 +1,4 @@
-"""MML mandibular molars (3D CT): adapter and tree (checks and fixture)."""
+"""MML mandibular molars (3D CT).
+
+adapter (the dataset), layout (release paths and parsers), tree (checks and fixture).
+"""

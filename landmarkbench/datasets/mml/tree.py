@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from landmarkbench.acquire.validation import Problem
-from landmarkbench.datasets.mml.adapter import (
+from landmarkbench.datasets.mml.layout import (
     LABEL_SUFFIX,
     NUM_LANDMARKS,
     ROOT_NAME,

@@ -11,23 +11,9 @@ from landmarkbench.catalog import DATASETS
 from landmarkbench.config import above
 from landmarkbench.datasets.base import Case, LandmarkDataset
 from landmarkbench.datasets.oai_pelvis import layout as files
+from landmarkbench.datasets.oai_pelvis.layout import check_coordinate_scale
 from landmarkbench.datasets.real_data import require_data_dir
-from landmarkbench.errors import DataError, UsageError
-
-
-def check_coordinate_scale(value: Any) -> float:
-    """``value`` as a positive float, or a UsageError sentence."""
-    try:
-        scale = float(value)
-    except (TypeError, ValueError):
-        scale = float("nan")
-    if not np.isfinite(scale) or scale <= 0:
-        raise UsageError(
-            f"oai_pelvis coordinate_scale must be a positive number, got {value!r}; use 4.0 "
-            "(landmarker's choice for the released tables) or 1.0 for coordinates that "
-            "already live on the image grid."
-        )
-    return scale
+from landmarkbench.errors import DataError
 
 
 @DATASETS.register(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from landmarkbench.errors import DataError
+from landmarkbench.errors import DataError, UsageError
 
 NUM_LANDMARKS = 8
 COORDINATES_TABLE = "Coordinates_information"
@@ -189,3 +189,18 @@ def find_image(image_dir: Path, row: CoordinateRow, case_id: str) -> Path | None
         if path.is_file():
             return path
     return None
+
+
+def check_coordinate_scale(value: Any) -> float:
+    """``value`` as a positive float, or a UsageError sentence."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not np.isfinite(scale) or scale <= 0:
+        raise UsageError(
+            f"oai_pelvis coordinate_scale must be a positive number, got {value!r}; use 4.0 "
+            "(landmarker's choice for the released tables) or 1.0 for coordinates that "
+            "already live on the image grid."
+        )
+    return scale

@@ -48,7 +48,6 @@ def validate_tree(
     Raises:
         UsageError: for an unknown option, a bad scale or a data_dir that is not a folder.
     """
-    from landmarkbench.datasets.oai_pelvis.adapter import check_coordinate_scale
     from landmarkbench.datasets.real_data import require_data_dir
 
     unknown = sorted(set(options) - _ADAPTER_OPTIONS)
@@ -58,7 +57,7 @@ def validate_tree(
             "checksum_file, coordinate_scale, image_dir and ground_truth."
         )
     data_dir = require_data_dir(data_dir, "oai_pelvis")
-    scale = check_coordinate_scale(coordinate_scale)
+    scale = files.check_coordinate_scale(coordinate_scale)
     problems: list = []
     tables = _read_tables(data_dir, problems)
     if tables is not None:
@@ -249,10 +248,9 @@ def write_fixture(
     Raises:
         UsageError: for an unknown format or a bad size.
     """
-    from landmarkbench.datasets.oai_pelvis.adapter import check_coordinate_scale
 
     shape = _check_fixture_args(n_cases, fmt, table_format, image_shape)
-    scale = check_coordinate_scale(coordinate_scale)
+    scale = files.check_coordinate_scale(coordinate_scale)
     rng = np.random.default_rng(seed)
     root = Path(root)
     coordinate_records, spacing_records = [], []
