@@ -8,6 +8,7 @@ registry format) lists the files whose hashes are known.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import importlib.util
@@ -100,6 +101,7 @@ class Manifest:
     evaluation: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     path: Path | None = None
+    version: str | None = None
 
     @property
     def num_landmarks(self) -> int:
@@ -259,6 +261,7 @@ def _build(data: dict[str, Any], path: Path) -> Manifest:
         evaluation=dict(data.get("evaluation") or {}),
         notes=tuple(data.get("notes") or ()),
         path=path,
+        version=data.get("version"),
     )
 
 
@@ -314,6 +317,82 @@ def load_manifest(name: str, directory: Path | None = None) -> Manifest:
     if not path.is_file():
         raise UnknownNameError(did_you_mean("dataset manifest", name, available_manifests(folder)))
     return parse_manifest(path)
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What a dataset adapter states about its data, taken from its manifest.
+
+    ``ground_truth_options`` lists the manifest's default first, then the other options in
+    the manifest's order (an adapter's first option is its default).
+    """
+
+    name: str
+    version: str
+    ndim: int
+    multi_instance: bool
+    landmark_names: tuple[str, ...]
+    ground_truth_options: tuple[str, ...]
+    sdr_radii_mm: tuple[float, ...] | None
+
+
+@functools.cache
+def dataset_facts(name: str, directory: Path | None = None) -> DatasetFacts:
+    """The adapter facts of manifest ``name`` (default: the bundled ones), read when an
+    adapter class is made.
+
+    Only YAML is parsed and only these fields are checked (``landmarkbench ls`` imports every
+    adapter and must stay fast: no jsonschema here); ``load_manifest`` checks the whole
+    manifest, and the test suite loads every bundled one.
+
+    Raises:
+        UnknownNameError: if there is no such manifest.
+        ManifestError: naming the file and the field that is missing or of the wrong type.
+    """
+    import yaml
+
+    folder = Path(directory) if directory is not None else manifest_dir()
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownNameError(did_you_mean("dataset manifest", name, available_manifests(folder)))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError:
+        raise ManifestError(
+            f"Manifest '{_display(path)}' is not valid YAML; fix the YAML syntax."
+        ) from None
+
+    def need(where: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ManifestError(
+                f"Manifest '{_display(path)}' field '{where}' must be {wanted}, got {value!r}; "
+                "fix the YAML."
+            )
+        return value
+
+    data = need("(top level)", data, dict, "a mapping of fields")
+    names = need("landmark_names", data.get("landmark_names"), list, "a list of names")
+    gt = need("ground_truth", data.get("ground_truth"), dict, "a mapping")
+    options = need("ground_truth.options", gt.get("options"), list, "a list of names")
+    default = need("ground_truth.default", gt.get("default"), str, "one of the options")
+    if default not in options:
+        raise ManifestError(
+            f"Manifest '{_display(path)}' field 'ground_truth.default' must be one of "
+            f"{options}, got {default!r}; fix the YAML."
+        )
+    radii = (data.get("evaluation") or {}).get("sdr_radii_mm")
+    if radii is not None:
+        need("evaluation.sdr_radii_mm", radii, list, "a list of radii")
+    return DatasetFacts(
+        name=need("name", data.get("name"), str, "the dataset name"),
+        version=need("version", data.get("version"), str, 'a quoted text such as "1"'),
+        ndim=need("ndim", data.get("ndim"), int, "2 or 3"),
+        multi_instance=need("multi_instance", data.get("multi_instance"), bool, "true or false"),
+        landmark_names=tuple(str(n) for n in names),
+        ground_truth_options=(default, *(o for o in options if o != default)),
+        sdr_radii_mm=tuple(float(r) for r in radii) if radii is not None else None,
+    )
 
 
 def sha256_of(path: Path) -> str:

@@ -67,6 +67,7 @@ MANIFEST_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         "title": _TEXT,
+        "version": {"type": "string", "minLength": 1},
         "citation": _TEXT,
         "licence": _TEXT,
         "access": _TEXT,

@@ -95,6 +95,12 @@ class LandmarkDataset(ABC):
     Subclasses set the class attributes, accept their options as keyword arguments and
     implement ``case_ids`` and ``load``. ``ground_truth`` names the annotation source that
     ``load`` returns as ``Case.landmarks`` and is recorded with every result.
+
+    A dataset with a manifest (``datasets_manifest/<name>.yaml``) names it in its class
+    statement, ``class ISBI2015(LandmarkDataset, manifest="isbi2015")``, instead of
+    restating the facts: ``name``, ``version``, ``ndim``, ``multi_instance``,
+    ``landmark_names``, ``ground_truth_options`` (the manifest's default first) and, when the
+    manifest gives them, ``default_sdr_radii_mm`` are then read from it (one source).
     """
 
     name: ClassVar[str]
@@ -109,6 +115,22 @@ class LandmarkDataset(ABC):
     # Rules (``config.Rule``) of the keyword options, by name: ``run`` enforces them when
     # it plans, before the dataset is built (e.g. {"n_cases": config.at_least(2)}).
     option_rules: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(cls, manifest: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if manifest is None:
+            return
+        from landmarkbench.acquire.manifest import dataset_facts
+
+        facts = dataset_facts(manifest)
+        cls.name = facts.name
+        cls.version = facts.version
+        cls.ndim = facts.ndim
+        cls.multi_instance = facts.multi_instance
+        cls.landmark_names = facts.landmark_names
+        cls.ground_truth_options = facts.ground_truth_options
+        if facts.sdr_radii_mm is not None:
+            cls.default_sdr_radii_mm = facts.sdr_radii_mm
 
     def __init__(self, ground_truth: str | None = None) -> None:
         chosen = ground_truth or self.ground_truth_options[0]

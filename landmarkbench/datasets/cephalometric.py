@@ -1,25 +1,11 @@
-"""The 19 cephalometric landmarks of ISBI 2015, in the annotation files' order."""
+"""The 19 cephalometric landmarks of ISBI 2015, in the annotation files' order.
+
+Read from the ISBI 2015 manifest (``datasets_manifest/isbi2015.yaml``), their one source;
+the synthetic cephalograms use the same names.
+"""
 
 from __future__ import annotations
 
-ISBI_LANDMARK_NAMES = (
-    "sella",
-    "nasion",
-    "orbitale",
-    "porion",
-    "subspinale",
-    "supramentale",
-    "pogonion",
-    "menton",
-    "gnathion",
-    "gonion",
-    "lower_incisal_incision",
-    "upper_incisal_incision",
-    "upper_lip",
-    "lower_lip",
-    "subnasale",
-    "soft_tissue_pogonion",
-    "posterior_nasal_spine",
-    "anterior_nasal_spine",
-    "articulare",
-)
+from landmarkbench.acquire.manifest import dataset_facts
+
+ISBI_LANDMARK_NAMES: tuple[str, ...] = dataset_facts("isbi2015").landmark_names

@@ -31,7 +31,7 @@ from landmarkbench.errors import DataError, UsageError
 @DATASETS.register(
     "adaptor_sutures", "AdaptOR 2021 suture points in endoscopy (multi-instance 2D)."
 )
-class AdaptORSutures(MultiInstancePointDataset):
+class AdaptORSutures(MultiInstancePointDataset, manifest="adaptor_sutures"):
     """AdaptOR 2021 mitral valve sutures: one class, 0..n points per frame, pixels.
 
     Case ids are ``"<surgery>/<video>/<frame>"`` (e.g. ``surgery01/video02/000012``), sorted;
@@ -47,10 +47,6 @@ class AdaptORSutures(MultiInstancePointDataset):
         surgery_folds: Number of surgery-grouped cross-validation folds (0: none).
         ground_truth: Only "official" (the released annotation).
     """
-
-    name = "adaptor_sutures"
-    version = "1"
-    landmark_names = (ADAPTOR_CLASS_NAME,)
 
     def __init__(
         self,

@@ -39,7 +39,7 @@ from landmarkbench.errors import DataError, UsageError
 
 
 @DATASETS.register("endovis2015", "EndoVis 2015 instrument joints: multi-instance 2D points.")
-class EndoVis2015(MultiInstancePointDataset):
+class EndoVis2015(MultiInstancePointDataset, manifest="endovis2015"):
     """EndoVis 2015 instrument joints (6 classes, 0..n points each); errors in pixels.
 
     Case ids are ``"<sequence>/<frame stem>"`` (e.g. ``train1/img_000001_raw``), sorted;
@@ -55,10 +55,6 @@ class EndoVis2015(MultiInstancePointDataset):
         frames_dir: Alternative frame root: ``<frames_dir>/<sequence>/<basename>``.
         ground_truth: Only "official" (the released annotation).
     """
-
-    name = "endovis2015"
-    version = "1"
-    landmark_names = CLASSES
 
     def __init__(
         self,

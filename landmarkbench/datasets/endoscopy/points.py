@@ -28,12 +28,12 @@ class MultiInstancePointDataset(LandmarkDataset):
 
     ``landmark_names`` names the classes; ``Case.landmarks`` is (0, 2) and
     ``Case.instances`` holds one (k, 2) (row, col) array per class. Errors are in pixels.
+    Subclasses name their manifest, which gives the facts (``LandmarkDataset``); the
+    manifests of these datasets say ``ndim: 2``, ``multi_instance: true``.
     """
 
     ndim = 2
     multi_instance = True
-    ground_truth_options = ("official",)
-    default_sdr_radii_mm: ClassVar[tuple[float, ...]] = (3.0, 6.0, 10.0)
     # A prediction matches a truth only within this radius (6 px in Sharan et al. 2021).
     match_radius_px: ClassVar[float] = 6.0
 

@@ -10,7 +10,6 @@ import numpy as np
 
 from landmarkbench.catalog import DATASETS
 from landmarkbench.datasets.base import Case, LandmarkDataset
-from landmarkbench.datasets.cephalometric import ISBI_LANDMARK_NAMES
 from landmarkbench.datasets.isbi2015 import layout as files
 from landmarkbench.datasets.real_data import require_data_dir
 from landmarkbench.errors import DataError, UsageError
@@ -19,7 +18,7 @@ from landmarkbench.errors import DataError, UsageError
 @DATASETS.register(
     "isbi2015", "ISBI 2015 lateral cephalograms, 19 landmarks, two annotators (2D, 400 images)."
 )
-class ISBI2015(LandmarkDataset):
+class ISBI2015(LandmarkDataset, manifest="isbi2015"):
     """ISBI 2015 lateral cephalograms: 400 images, 19 landmarks, senior and junior annotators.
 
     Layout (after extracting RawImage.rar and AnnotationsByMD.rar into ``data_dir``):
@@ -40,13 +39,6 @@ class ISBI2015(LandmarkDataset):
             of its own, equal to neither annotator nor their mean, so AnnotationsByMD alone
             cannot produce it.
     """
-
-    name = "isbi2015"
-    version = "1"
-    ndim = 2
-    landmark_names = ISBI_LANDMARK_NAMES
-    ground_truth_options = ("mean", "senior", "junior", "challenge")
-    default_sdr_radii_mm = (2.0, 2.5, 3.0, 4.0)
 
     def __init__(
         self,

@@ -13,7 +13,6 @@ from landmarkbench.config import at_least, choice
 from landmarkbench.datasets.base import Case, LandmarkDataset
 from landmarkbench.datasets.mml.layout import (
     LABEL_SUFFIX,
-    NUM_LANDMARKS,
     SPACING_SOURCES,
     SPACING_SUFFIX,
     SPLITS,
@@ -35,7 +34,7 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
 
 
 @DATASETS.register("mml", "Mandibular molar landmarks: 14 landmarks in 3D CT (MML, He 2024).")
-class MML(LandmarkDataset):
+class MML(LandmarkDataset, manifest="mml"):
     """The MML CT dataset in its official layout ``mmld_dataset/{train,val,test}/``.
 
     Each case is ``<case>_volume.nrrd`` (or ``.npy``), ``<case>_label.npy`` (14 x 3 voxel
@@ -58,12 +57,6 @@ class MML(LandmarkDataset):
         ground_truth: Only "official" (the released annotation).
     """
 
-    name = "mml"
-    version = "1"
-    ndim = 3
-    landmark_names = tuple(f"L{k}" for k in range(1, NUM_LANDMARKS + 1))
-    ground_truth_options = ("official",)
-    default_sdr_radii_mm = (2.0, 2.5, 3.0, 4.0)
     # Checked when a run is planned (``run_plan``), with the --data-option fix.
     option_rules: ClassVar[dict[str, Any]] = {
         "subset": choice(*SUBSETS),

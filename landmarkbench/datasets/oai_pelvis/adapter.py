@@ -19,7 +19,7 @@ from landmarkbench.errors import DataError
 @DATASETS.register(
     "oai_pelvis", "OAI AP pelvis X-rays, 8 landmarks, per-image spacing (2D, 524 images)."
 )
-class OAIPelvis(LandmarkDataset):
+class OAIPelvis(LandmarkDataset, manifest="oai_pelvis"):
     """OAI pelvis radiographs with 8 landmarks (L1..L8) and per-image spacing.
 
     Layout of ``data_dir`` (the release's two tables beside one image folder)::
@@ -45,12 +45,6 @@ class OAIPelvis(LandmarkDataset):
         ground_truth: "official", the only annotation set.
     """
 
-    name = "oai_pelvis"
-    version = "1"
-    ndim = 2
-    landmark_names = tuple(f"L{k}" for k in range(1, files.NUM_LANDMARKS + 1))
-    ground_truth_options = ("official",)
-    default_sdr_radii_mm = (1.0, 2.0, 3.0, 4.0)
     # Checked when a run is planned (``run_plan``), with the --data-option fix.
     option_rules: ClassVar[dict[str, Any]] = {"coordinate_scale": above(0, example="4.0")}
 
