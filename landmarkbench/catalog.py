@@ -1,8 +1,15 @@
-"""The three registries (datasets, methods, protocols) and the modules that fill them.
+"""The three registries (datasets, methods, protocols) and where their entries come from.
 
-Adding a dataset, method or protocol: define it in its own module with the registry's
-``register`` decorator and add that module to the provider list below. Provider modules
-must not import torch, monai or mlflow at module level (``landmarkbench ls`` stays fast).
+Adding a dataset, method or protocol: define it in a module under ``landmarkbench.datasets``,
+``landmarkbench.methods`` or ``landmarkbench.protocols`` with the registry's ``register``
+decorator at module level (``@DATASETS.register("name")``); the registry finds the module
+by reading the package's source (``registry.registering_modules``), no list to extend.
+Provider modules must not import torch, monai or mlflow at module level (``landmarkbench ls``
+stays fast).
+
+Code outside the package: an installed distribution declares entry points in the groups
+``landmarkbench.datasets`` / ``landmarkbench.methods`` (``name = "package.module:Class"``),
+and ``--dataset`` / ``--method`` also accept ``package.module:Class`` directly.
 """
 
 from __future__ import annotations
@@ -17,35 +24,23 @@ if TYPE_CHECKING:
 
 DATASETS: Registry[type[LandmarkDataset]] = Registry(
     "dataset",
-    providers=[
-        "landmarkbench.datasets.synthetic.ceph",
-        "landmarkbench.datasets.synthetic.ct",
-        "landmarkbench.datasets.synthetic.endo",
-        "landmarkbench.datasets.synthetic.teeth",
-        "landmarkbench.datasets.isbi2015.adapter",
-        "landmarkbench.datasets.oai_pelvis.adapter",
-        "landmarkbench.datasets.mml.adapter",
-        "landmarkbench.datasets.endoscopy.endovis2015",
-        "landmarkbench.datasets.endoscopy.adaptor_sutures",
-    ],
+    packages=["landmarkbench.datasets"],
+    marker="DATASETS",
+    group="landmarkbench.datasets",
+    base="landmarkbench.datasets.base:LandmarkDataset",
+    required=("name", "version", "ndim", "landmark_names", "ground_truth_options"),
 )
 METHODS: Registry[type[Method]] = Registry(
     "method",
-    providers=[
-        "landmarkbench.methods.mean_shape",
-        "landmarkbench.methods.unet_heatmap",
-        "landmarkbench.methods.indirect",
-        "landmarkbench.methods.scn",
-        "landmarkbench.methods.one_hot",
-    ],
+    packages=["landmarkbench.methods"],
+    marker="METHODS",
+    group="landmarkbench.methods",
+    base="landmarkbench.methods.base:Method",
 )
 PROTOCOLS: Registry[Any] = Registry(
     "protocol",
-    providers=[
-        "landmarkbench.protocols.kfold",
-        "landmarkbench.protocols.official",
-        "landmarkbench.protocols.published_folds",
-    ],
+    packages=["landmarkbench.protocols"],
+    marker="PROTOCOLS",
 )
 
 REGISTRIES = {"datasets": DATASETS, "methods": METHODS, "protocols": PROTOCOLS}

@@ -1,4 +1,8 @@
-"""``landmarkbench ls``: list registered datasets, methods and protocols (fast, no torch)."""
+"""``landmarkbench ls``: list registered datasets, methods and protocols (fast, no torch).
+
+Plugins (entry points of installed distributions) are listed with their distribution; a
+plugin that cannot be loaded gets a ``note:`` line with its error and the rest is listed.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,10 @@ def ls_command(what: str | None) -> None:
         width = max((len(e.name) for e in entries), default=0)
         for entry in entries:
             traits = _traits(entry.obj) if kind in ("datasets", "methods") else ""
-            click.echo(f"  {entry.name.ljust(width)}  {entry.description}{traits}")
+            origin = f" ({entry.origin})" if entry.origin else ""
+            click.echo(f"  {entry.name.ljust(width)}  {entry.description}{traits}{origin}")
+        for message in REGISTRIES[kind].problems().values():
+            click.echo(f"note: {message}", err=True)
 
 
 def _traits(obj: object) -> str:
