@@ -32,8 +32,10 @@ class ResizePad:
     is split evenly with the extra pixel on the HIGH side (``pad_before = total // 2``).
 
     With ``keep_aspect=False`` every axis is stretched to the target independently (no
-    padding). This is the convention of the reference PE check in ``docs/methods.md``
-    (network grid 100x200 mapped back to 50x100 and 150x200 with per-axis factors).
+    padding). This is the convention of the reference point-error check that
+    ``tests/test_geometry.py`` reproduces: a network grid of 100x200 mapped back to original
+    grids of 50x100 and 150x200 with per-axis factors gives PE [[0, 0.2], [1.204159,
+    2.387990]] mm for its two images.
 
     Args:
         original_shape: Spatial shape of the original image, e.g. (H, W) or (D, H, W).

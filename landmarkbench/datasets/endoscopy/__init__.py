@@ -1,4 +1,5 @@
 """Endoscopy multi-instance datasets.
 
-EndoVis 2015 and AdaptOR sutures adapters, their shared point files and tree checks.
+endovis2015 and adaptor_sutures (the datasets), layout (release paths and label parsers),
+points (their shared base class and point helpers), tree (checks and fixtures).
 """

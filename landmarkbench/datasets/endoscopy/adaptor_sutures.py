@@ -180,7 +180,7 @@ class AdaptORSutures(MultiInstancePointDataset, manifest="adaptor_sutures"):
     def write_fixture(cls, root: Path) -> Path:
         """A miniature AdaptOR tree in the official layout; returns its data_dir.
 
-        See ``endoscopy_trees.write_adaptor_fixture``: 3 surgeries, 5 frames of 64 x 36,
+        See ``tree.write_adaptor_fixture``: 3 surgeries, 5 frames of 64 x 36,
         one with zero points.
         """
         from landmarkbench.datasets.endoscopy.tree import write_adaptor_fixture

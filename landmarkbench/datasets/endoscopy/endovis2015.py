@@ -170,7 +170,7 @@ class EndoVis2015(MultiInstancePointDataset, manifest="endovis2015"):
     def write_fixture(cls, root: Path, frames_subdir: str = "frames") -> Path:
         """A miniature EndoVis 2015 tree in the official layout; returns its data_dir.
 
-        See ``endoscopy_trees.write_endovis_fixture``: labels for all 10 sequences and
+        See ``tree.write_endovis_fixture``: labels for all 10 sequences and
         72 x 58 PNG frames in ``Dataset{n}/<frames_subdir>/``.
         """
         from landmarkbench.datasets.endoscopy.tree import write_endovis_fixture

@@ -190,7 +190,7 @@ class ISBI2015(LandmarkDataset, manifest="isbi2015"):
 
     @classmethod
     def validate_tree(cls, data_dir: Path, **options: Any) -> list:
-        """Every problem of a downloaded tree (see ``isbi2015_tree.validate_tree``)."""
+        """Every problem of a downloaded tree (see ``tree.validate_tree``)."""
         from landmarkbench.datasets.isbi2015.tree import validate_tree
 
         return validate_tree(Path(data_dir), **options)
@@ -205,7 +205,7 @@ class ISBI2015(LandmarkDataset, manifest="isbi2015"):
         seed: int = 0,
         flat_annotations: bool = False,
     ) -> Path:
-        """A miniature tree in the official layout (see ``isbi2015_tree.write_fixture``)."""
+        """A miniature tree in the official layout (see ``tree.write_fixture``)."""
         from landmarkbench.datasets.isbi2015.tree import write_fixture
 
         return write_fixture(

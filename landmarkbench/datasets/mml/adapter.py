@@ -57,7 +57,7 @@ class MML(LandmarkDataset, manifest="mml"):
         ground_truth: Only "official" (the released annotation).
     """
 
-    # Checked when a run is planned (``run_plan``), with the --data-option fix.
+    # Checked when a run is planned (``run.plan``), with the --data-option fix.
     option_rules: ClassVar[dict[str, Any]] = {
         "subset": choice(*SUBSETS),
         "mini_cases": at_least(1),
@@ -250,7 +250,7 @@ class MML(LandmarkDataset, manifest="mml"):
     ) -> Path:
         """A miniature MML tree in the official layout; returns its ``mmld_dataset`` folder.
 
-        See ``mml_tree.write_mml_fixture``: 7 cases, a bright voxel at every landmark, one
+        See ``tree.write_mml_fixture``: 7 cases, a bright voxel at every landmark, one
         case with two missing landmarks; ``label_axes`` sets the label column order.
         """
         from landmarkbench.datasets.mml.tree import write_mml_fixture

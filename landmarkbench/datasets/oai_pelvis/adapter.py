@@ -45,7 +45,7 @@ class OAIPelvis(LandmarkDataset, manifest="oai_pelvis"):
         ground_truth: "official", the only annotation set.
     """
 
-    # Checked when a run is planned (``run_plan``), with the --data-option fix.
+    # Checked when a run is planned (``run.plan``), with the --data-option fix.
     option_rules: ClassVar[dict[str, Any]] = {"coordinate_scale": above(0, example="4.0")}
 
     def __init__(
@@ -153,7 +153,7 @@ class OAIPelvis(LandmarkDataset, manifest="oai_pelvis"):
 
     @classmethod
     def validate_tree(cls, data_dir: Path, **options: Any) -> list:
-        """Every problem of a data folder (see ``oai_pelvis_tree.validate_tree``)."""
+        """Every problem of a data folder (see ``tree.validate_tree``)."""
         from landmarkbench.datasets.oai_pelvis.tree import validate_tree
 
         return validate_tree(Path(data_dir), **options)
@@ -169,7 +169,7 @@ class OAIPelvis(LandmarkDataset, manifest="oai_pelvis"):
         coordinate_scale: float = 4.0,
         seed: int = 0,
     ) -> Path:
-        """A miniature data folder (see ``oai_pelvis_tree.write_fixture``)."""
+        """A miniature data folder (see ``tree.write_fixture``)."""
         from landmarkbench.datasets.oai_pelvis.tree import write_fixture
 
         return write_fixture(
