@@ -33,7 +33,10 @@ from pathlib import Path
 from landmarkbench.errors import ResultsError
 
 _SEED_DIR = re.compile(r"^seed_(-?\d+)$")
-_METHOD_DIR = re.compile(r"^(?P<method>[A-Za-z0-9_.-]+?)__(?P<config>[0-9a-f]+)$")
+_METHOD_DIR = re.compile(r"^(?P<method>[A-Za-z0-9_.+-]+?)__(?P<config>[0-9a-f]+)$")
+# A method loaded as ``package.module:Class`` is stored as ``package.module+Class`` (':' is
+# not allowed in folder names everywhere); ``parse`` turns it back.
+_PATH_COLON = "+"
 
 PREDICTIONS_FILE = "predictions.csv"
 FOLD_FILE = "fold.json"
@@ -70,7 +73,7 @@ class RunIdentity:
         return (
             self.dataset,
             self.split_id,
-            f"{self.method}__{self.config_hash}",
+            f"{self.method.replace(':', _PATH_COLON)}__{self.config_hash}",
             f"seed_{self.seed}",
         )
 
@@ -110,7 +113,7 @@ class RunIdentity:
         return cls(
             dataset=dataset,
             split_id=split_id,
-            method=method_match["method"],
+            method=method_match["method"].replace(_PATH_COLON, ":"),
             config_hash=method_match["config"],
             seed=int(seed_match[1]),
         )
