@@ -6,7 +6,7 @@ under the results folder, and one page per (dataset, convention key) with:
 - the comparison table of ``tables.section_table`` (same rows, statistics and bold best),
   sortable by clicking a header (a small inline script, no external library);
 - the per-landmark MRE breakdown of ``tables.per_landmark_table`` (point data only);
-- the prediction-regions tables (``table_uncertainty``: overall and per landmark) when rows
+- the prediction-regions tables (``report.regions_table``: overall and per landmark) when rows
   were run with regions;
 - SDR curves (success rate against radius) as inline SVG, from ``metrics.sdr_curve`` on the
   stored per-fold predictions (missing landmarks neither hit nor miss, their number shown),

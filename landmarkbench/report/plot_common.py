@@ -1,4 +1,4 @@
-"""What every figure module shares: stored runs (read by ``stored_runs``), the pyplot
+"""What every figure module shares: stored runs (read by ``results.store``), the pyplot
 backend, atomic PNG writes, and drawing images, truth/prediction pairs and orthogonal slices
 (array-index order: in 2D rows down, columns across).
 """
@@ -24,7 +24,7 @@ PRED_COLOR = "tab:red"
 
 def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
     """The stored point-data runs of ``dataset`` that have at least one finished fold, read
-    by ``stored_runs.read_runs`` (runs with a damaged file are left out; the ``plot``
+    by ``results.store.read_runs`` (runs with a damaged file are left out; the ``plot``
     command prints why).
 
     Raises:

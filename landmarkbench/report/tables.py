@@ -1,8 +1,8 @@
 """Paper-style comparison tables built from stored results only (never by retraining).
 
-Runs are read by ``stored_runs.read_runs`` and every number is recomputed from the fold
+Runs are read by ``results.store.read_runs`` and every number is recomputed from the fold
 prediction files with each run's own conventions. One table per convention key
-(``stored_runs.Conventions``: dataset version and options, ground truth, split, SDR operator
+(``results.store.Conventions``: dataset version and options, ground truth, split, SDR operator
 and radii, aggregation): rows of different keys are never bolded, tested or ranked against
 each other, and each caption names its conventions. One row per (method, config, key); seeds
 are pooled into one row only when they share the key, and their spread over seeds is shown

@@ -49,7 +49,7 @@ CONVENTIONS_PART = "conventions_"
 class RunIdentity:
     """The coordinates of one (dataset, split, method, config, seed, conventions) result.
 
-    ``conventions`` is the convention key (``run_summary.convention_key``); None names a
+    ``conventions`` is the convention key (``results.summary.convention_key``); None names a
     summary of the earlier layout, made before results were keyed by their conventions.
     """
 
