@@ -173,9 +173,9 @@ def check_settings(
             close = difflib.get_close_matches(value, [str(c) for c in rule.choices], n=1)
             example = close[0] if close else example
         what = "Dataset option" if flag == "--data-option" else "Setting"
-        raise ConfigError(
-            f"{what} {key}={_shown(value)} of {owner} {reason}; pass e.g. {flag} {key}={example}."
-        )
+        # A flag ending in ':' is a section of an experiment file.
+        fix = f"{flag} {key}={example}" if not flag.endswith(":") else f"{key}: {example}"
+        raise ConfigError(f"{what} {key}={_shown(value)} of {owner} {reason}; pass e.g. {fix}.")
     for check in getattr(declared, "checks", ()):
         sentence = check(settings, owner)
         if sentence:
@@ -246,7 +246,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
 
 def resolve_config(
     defaults: Mapping[str, Any],
-    overrides: Mapping[str, str],
+    overrides: Mapping[str, Any],
     *,
     owner: str,
     flag: str = "--set",
@@ -256,7 +256,8 @@ def resolve_config(
     Args:
         defaults: The default configuration (its values fix each key's type); a
             ``DeclaredSettings`` also brings the rules every resolved value must obey.
-        overrides: ``key -> text`` from the command line.
+        overrides: ``key -> value``: text from the command line, or typed values (numbers,
+            flags, lists) from an experiment file.
         owner: Name used in messages, e.g. "method 'argmax'".
         flag: The command-line option the values come from, for the fix in messages.
 
@@ -265,13 +266,34 @@ def resolve_config(
             that breaks its rule (a choice, a range, a cross-check).
     """
     resolved = dict(defaults)
-    for key, text in overrides.items():
+    for key, value in overrides.items():
         if key not in defaults:
             kind = "option of" if flag == "--data-option" else "setting for"
             raise ConfigError(did_you_mean(f"{kind} {owner}", key, list(defaults)))
-        resolved[key] = _parse_value(key, text, defaults[key], flag)
+        resolved[key] = typed_value(key, value, defaults[key], flag)
     check_settings(resolved, defaults, owner=owner, flag=flag)
     return resolved
+
+
+def typed_value(key: str, value: Any, default: Any, flag: str = "--set") -> Any:
+    """``value`` (text from a command line, or a number, flag or list from an experiment
+    file) as the type of ``default``: 3 becomes 3.0 for a float setting and a list a tuple,
+    so a setting's canonical JSON (and every hash over it) does not depend on its source.
+
+    Raises:
+        ConfigError: for a value of another type, with the fix.
+    """
+    if isinstance(value, str):
+        return _parse_value(key, value, default, flag)
+    if isinstance(default, (tuple, list)) and isinstance(value, (tuple, list)):
+        element = default[0] if default else value[0] if value else 0
+        return tuple(typed_value(key, v, element, flag) for v in value)
+    if default is None or isinstance(value, type(default)):
+        if not isinstance(value, bool) or isinstance(default, bool) or default is None:
+            return value
+    elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return _parse_value(key, _example(value) if value is not None else "", default, flag)
 
 
 def canonical_json(value: Any) -> str:

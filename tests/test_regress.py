@@ -15,9 +15,9 @@ from landmarkbench.errors import UsageError
 from landmarkbench.evaluation.statistics import ImageErrors
 from landmarkbench.run.gate import (
     MIN_TOLERANCE_MM,
-    BenchmarkSpec,
     compare,
     derive_tolerance,
+    gate_spec,
     load_baseline,
     load_spec,
     new_baseline,
@@ -47,7 +47,7 @@ def _seed_runs(offsets: list[float], rng_seed: int = 1) -> dict[int, ImageErrors
 
 
 def _baseline(offsets: list[float]):
-    return new_baseline(BenchmarkSpec(), _seed_runs(offsets), (0, 1, 2))
+    return new_baseline(gate_spec(), _seed_runs(offsets), (0, 1, 2))
 
 
 SPREAD = [0.0, 0.37, 0.17, 0.26, 0.05, 0.30]  # seed spread like the CI spec's (SD ~0.14)
@@ -182,7 +182,7 @@ def test_bad_baseline_values_are_refused_with_the_file_and_case(
     assert main(["regress", "--baseline", str(path)]) == 2
     err = capsys.readouterr().err
     assert words in err and "internal error" not in err
-    assert load_spec(path) == BenchmarkSpec()  # so --update can rewrite the damaged file
+    assert load_spec(path) == gate_spec()  # so --update can rewrite the damaged file
 
 
 def test_old_single_seed_format_is_refused_with_the_rewrite_command(tmp_path: Path, capsys) -> None:

@@ -145,26 +145,20 @@ def _seed_list(seeds) -> str:
 
 def _baseline_and_spec(path: Path, update: bool, spec_options: dict):
     """The stored baseline (None with --update) and the spec to run."""
-    from landmarkbench.config import parse_overrides
     from landmarkbench.errors import UsageError
-    from landmarkbench.run.gate import BenchmarkSpec, load_baseline, load_spec
+    from landmarkbench.run.gate import changed_spec, gate_spec, load_baseline, load_spec
 
-    changes = {
-        **{k: v for k, v in spec_options.items() if k not in ("overrides", "data_options")},
-        "overrides": parse_overrides(spec_options["overrides"]),
-        "dataset_options": parse_overrides(spec_options["data_options"]),
-    }
     if update:
         if path.exists():
-            return None, load_spec(path).changed(**changes)
+            return None, changed_spec(load_spec(path), **spec_options)
         if spec_options["method"] is None:
             raise UsageError(
                 f"Baseline file '{path}' does not exist yet; name the spec to create it, e.g. "
                 "--method local_soft_argmax --data-option n_cases=24 --set max_epochs=8."
             )
-        return None, BenchmarkSpec().changed(**changes)
+        return None, changed_spec(gate_spec(), **spec_options)
     baseline = load_baseline(path)
-    return baseline, baseline.spec.changed(**changes)
+    return baseline, changed_spec(baseline.spec, **spec_options)
 
 
 @contextlib.contextmanager

@@ -1,10 +1,30 @@
-"""``landmarkbench run``: train and evaluate methods on a dataset under a protocol."""
+"""``landmarkbench run``: train and evaluate methods on a dataset under a protocol.
+
+The command builds one ``ExperimentSpec``: the defaults (or ``--config FILE``) with the given
+options applied on top. Its defaults are the spec's, so the help shows them from there.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from landmarkbench.cli.options import results_dir_option, tracking_uri_option
+from landmarkbench.spec.experiment import (
+    AGGREGATIONS,
+    DEFAULT_DATASET,
+    DEFAULT_FOLDS,
+    DEFAULT_METHODS,
+    DEFAULT_SEEDS,
+    DEVICE_SETTINGS,
+    DEVICES,
+    EVALUATION_SETTINGS,
+    PROTOCOL_SETTINGS,
+    SDR_OPERATORS,
+    TRACKING_SETTINGS,
+    UNCERTAINTY_METHODS,
+    UNCERTAINTY_SETTINGS,
+)
 
 EXAMPLES = """Examples:
 
@@ -15,27 +35,39 @@ EXAMPLES = """Examples:
   landmarkbench run --method subpixel --set max_epochs=80 --data-option n_cases=200
 
   landmarkbench run --method one_hot --uncertainty conformal --alpha 0.1
+
+  landmarkbench run --dump-config > e.yaml && landmarkbench run --config e.yaml
+
+  landmarkbench run --config benchmarks/experiments/default.yaml --set max_epochs=5
 """
 
-DEFAULT_METHODS = ("mean_shape", "subpixel")
 
-
-def _split_list(values: tuple[str, ...]) -> list[str]:
-    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+def _default(value) -> str:
+    if isinstance(value, (tuple, list)):
+        value = ",".join(map(str, value))
+    return f"[default: {value}]"
 
 
 @click.command("run", epilog=EXAMPLES)
 @click.option(
-    "--dataset",
-    default="synthetic_ceph",
-    show_default=True,
-    help="Dataset name (see 'ls datasets').",
+    "--config",
+    "config_file",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Experiment file (YAML); the other options override it.",
 )
+@click.option(
+    "--dump-config",
+    is_flag=True,
+    help="Print the fully resolved experiment file of this command line and exit (runs nothing).",
+)
+@click.option("--dataset", default=None, help=f"Dataset name (see 'ls datasets'). "
+              f"{_default(DEFAULT_DATASET)}")  # fmt: skip
 @click.option(
     "--method",
     "methods",
     multiple=True,
-    help="Method name(s), repeatable or comma separated [default: mean_shape,subpixel].",
+    help=f"Method name(s), repeatable or comma separated {_default(DEFAULT_METHODS)}.",
 )
 @click.option(
     "--protocol",
@@ -43,12 +75,21 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
     help="kfold, official or published_folds [default: official for datasets that declare a "
     "split (isbi2015, mml, endovis2015, adaptor_sutures), else kfold].",
 )
-@click.option("--folds", default=None, type=int, help="K for --protocol kfold [default: 5].")
 @click.option(
-    "--split-seed", default=0, show_default=True, type=int, help="Seed of the fold assignment."
+    "--folds", default=None, type=int, help=f"K for --protocol kfold {_default(DEFAULT_FOLDS)}."
 )
 @click.option(
-    "--seed", "seeds", multiple=True, type=int, help="Training seed(s), repeatable [default: 0]."
+    "--split-seed",
+    default=None,
+    type=int,
+    help=f"Seed of the fold assignment {_default(PROTOCOL_SETTINGS['split_seed'])}.",
+)
+@click.option(
+    "--seed",
+    "seeds",
+    multiple=True,
+    type=int,
+    help=f"Training seed(s), repeatable {_default(DEFAULT_SEEDS)}.",
 )
 @click.option(
     "--data-dir", default=None, help="Dataset folder (real datasets) or cache folder (synthetic)."
@@ -71,20 +112,28 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--sdr-radii", default=None, help="Comma-separated SDR radii in mm [default: the dataset's]."
 )
-@click.option("--sdr-operator", default="<=", show_default=True, type=click.Choice(["<=", "<"]))
 @click.option(
-    "--aggregation", default="pooled", show_default=True, type=click.Choice(["pooled", "per_image"])
+    "--sdr-operator",
+    default=None,
+    type=click.Choice(SDR_OPERATORS),
+    help=_default(EVALUATION_SETTINGS["sdr_operator"]),
+)
+@click.option(
+    "--aggregation",
+    default=None,
+    type=click.Choice(AGGREGATIONS),
+    help=_default(EVALUATION_SETTINGS["aggregation"]),
 )
 @click.option(
     "--val-fraction",
-    default=0.1,
-    show_default=True,
+    default=None,
     type=float,
-    help="Inner validation share of each training fold.",
+    help="Inner validation share of each training fold "
+    f"{_default(PROTOCOL_SETTINGS['val_fraction'])}.",
 )
 @click.option(
     "--uncertainty",
-    type=click.Choice(["conformal", "hdr"]),
+    type=click.Choice(UNCERTAINTY_METHODS),
     default=None,
     help="Prediction regions for heatmap methods: conformal (M-R2CCP, calibrated on a part "
     "cut from each training fold) or hdr (each map's highest-density region, uncalibrated: "
@@ -92,32 +141,49 @@ def _split_list(values: tuple[str, ...]) -> list[str]:
 )
 @click.option(
     "--alpha",
-    default=0.1,
-    show_default=True,
+    default=None,
     type=float,
-    help="Miscoverage of the regions (0.1 = 90 % regions).",
+    help="Miscoverage of the regions (0.1 = 90 % regions) "
+    f"{_default(UNCERTAINTY_SETTINGS['alpha'])}.",
 )
 @click.option(
     "--calibration-fraction",
-    default=0.2,
-    show_default=True,
+    default=None,
     type=float,
-    help="Share of each training fold held out to calibrate the regions.",
+    help="Share of each training fold held out to calibrate the regions "
+    f"{_default(UNCERTAINTY_SETTINGS['calibration_fraction'])}.",
 )
 @click.option(
-    "--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"])
+    "--device",
+    default=None,
+    type=click.Choice(DEVICES),
+    help=_default(DEVICE_SETTINGS["device"]),
 )
-@results_dir_option
-@tracking_uri_option
+@click.option(
+    "--results-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help=f"Where runs store their results {_default(TRACKING_SETTINGS['results_dir'])}.",
+)
+@click.option(
+    "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def run_command(**options) -> None:
+def run_command(config_file: Path | None, dump_config: bool, no_progress: bool, **options) -> None:
     """Train and evaluate every fold, store predictions and metrics, log to MLflow.
 
-    Finished folds are kept: rerunning the same command resumes where it stopped.
+    Finished folds are kept: rerunning the same command resumes where it stopped. Each run
+    folder keeps its resolved experiment file (experiment.yaml) beside summary.json.
     """
-    from landmarkbench.run.plan import execute_plan, plan_requests
+    from landmarkbench.spec.experiment import ExperimentSpec
+    from landmarkbench.spec.overrides import apply_options
+    from landmarkbench.spec.yaml_io import dump_yaml, load_experiment
 
-    options["methods"] = _split_list(options["methods"]) or list(DEFAULT_METHODS)
-    options["seeds"] = list(options["seeds"]) or [0]
-    runs = plan_requests(**options)
-    execute_plan(runs, echo=click.echo)
+    base = load_experiment(config_file) if config_file is not None else ExperimentSpec()
+    spec = apply_options(base, **options)
+    if dump_config:
+        click.echo(dump_yaml(spec), nl=False)
+        return
+    from landmarkbench.run.plan import execute_plan, plan_runs
+
+    execute_plan(plan_runs(spec, progress=not no_progress), echo=click.echo)

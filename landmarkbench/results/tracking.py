@@ -196,6 +196,10 @@ def flatten_params(params: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+# The resolved experiment file stored beside each run's summary and logged with it.
+EXPERIMENT_FILE = "experiment.yaml"
+
+
 class Tracker:
     """Logs benchmark runs to MLflow through ``MlflowClient`` (no global active run)."""
 
@@ -343,6 +347,10 @@ class Tracker:
             raise
         self.client.set_terminated(run_id, "FINISHED")
         return run_id
+
+    def log_experiment(self, run_id: str, yaml_text: str) -> None:
+        """Attach the run's resolved experiment file (``experiment.yaml``) to ``run_id``."""
+        self.client.log_text(run_id, yaml_text, EXPERIMENT_FILE)
 
     def finish_parent(self, parent_id: str, metrics: Mapping[str, float], status: str) -> None:
         """Log the pooled metrics on the parent run and close it with ``status``."""

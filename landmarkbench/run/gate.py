@@ -47,7 +47,7 @@ import json
 import math
 import platform
 from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,16 @@ from typing import Any
 import numpy as np
 
 from landmarkbench.atomic_io import write_json_atomically
+from landmarkbench.catalog import METHODS
 from landmarkbench.errors import LandmarkBenchError, ResultsError, UsageError
 from landmarkbench.evaluation.statistics import ImageErrors
+from landmarkbench.spec.experiment import (
+    DatasetSpec,
+    ExperimentSpec,
+    MethodSpec,
+    ProtocolSpec,
+    TrackingSpec,
+)
 
 FORMAT = "landmarkbench-regression-baseline/2"
 OLD_FORMATS = ("landmarkbench-regression-baseline/1",)
@@ -95,40 +103,78 @@ class RegressionDetected(LandmarkBenchError):
     """The current run's MRE is worse than the baseline's beyond the tolerance (exit 1)."""
 
 
-@dataclass(frozen=True)
-class BenchmarkSpec:
-    """Everything but the training seed that fixes the numbers of a gated run (as text)."""
+# The spec block of a baseline file: everything but the training seed that fixes the numbers
+# of a gated run (one method), with the defaults of a new baseline. Option and setting values
+# may be text or typed; they are resolved once, by the experiment spec.
+SPEC_DEFAULTS: dict[str, Any] = {
+    "dataset": "synthetic_ceph",
+    "dataset_options": {},
+    "method": "local_soft_argmax",
+    "overrides": {},
+    "protocol": "kfold",
+    "folds": 3,
+    "split_seed": 0,
+    "ground_truth": None,
+    "val_fraction": 0.1,
+    "device": "cpu",
+}
 
-    dataset: str = "synthetic_ceph"
-    dataset_options: dict[str, str] = field(default_factory=dict)
-    method: str = "local_soft_argmax"
-    overrides: dict[str, str] = field(default_factory=dict)
-    protocol: str = "kfold"
-    folds: int = 3
-    split_seed: int = 0
-    ground_truth: str | None = None
-    val_fraction: float = 0.1
-    device: str = "cpu"
 
-    def changed(self, **changes: Any) -> BenchmarkSpec:
-        """A copy with ``changes`` applied (None values ignored, option dicts merged)."""
-        values = asdict(self)
-        for key, value in changes.items():
-            if value is None:
-                continue
-            if key in ("dataset_options", "overrides"):
-                value = {**values[key], **value}
-            values[key] = value
-        return BenchmarkSpec(**values)
+def gate_spec(block: Mapping[str, Any] | None = None) -> ExperimentSpec:
+    """The experiment a baseline's spec block stands for (``SPEC_DEFAULTS`` for missing keys)."""
+    values = {**SPEC_DEFAULTS, **(block or {})}
+    return ExperimentSpec(
+        dataset=DatasetSpec(
+            values["dataset"], dict(values["dataset_options"]), values["ground_truth"]
+        ),
+        protocol=ProtocolSpec(
+            values["protocol"], values["folds"], values["split_seed"], values["val_fraction"]
+        ),
+        methods=(MethodSpec(values["method"], dict(values["overrides"])),),
+        device=values["device"],
+    )
 
-    def describe(self) -> str:
-        """A one-line summary, e.g. ``local_soft_argmax on synthetic_ceph (...)``."""
-        data = ", ".join(f"{k}={v}" for k, v in sorted(self.dataset_options.items()))
-        sets = ", ".join(f"{k}={v}" for k, v in sorted(self.overrides.items()))
-        return (
-            f"{self.method} [{sets}] on {self.dataset} [{data}], {self.protocol} "
-            f"{self.folds} folds, split seed {self.split_seed}, {self.device}"
-        )
+
+def spec_block(spec: ExperimentSpec) -> dict[str, Any]:
+    """A gated experiment as a baseline's spec block: settings that differ from the method's
+    defaults, as text (the block's format since the first baseline)."""
+    (method,) = spec.methods
+    defaults = METHODS.get(method.name).defaults
+    return {
+        "dataset": spec.dataset.name,
+        "dataset_options": {k: _as_text(v) for k, v in spec.dataset.options.items()},
+        "method": method.name,
+        "overrides": {k: _as_text(v) for k, v in method.settings.items() if defaults.get(k) != v},
+        "protocol": spec.protocol.kind,
+        "folds": spec.protocol.folds,
+        "split_seed": spec.protocol.split_seed,
+        "ground_truth": spec.dataset.ground_truth,
+        "val_fraction": spec.protocol.val_fraction,
+        "device": spec.device,
+    }
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def changed_spec(spec: ExperimentSpec, **changes: Any) -> ExperimentSpec:
+    """``spec`` with command-line spec options applied (``spec.overrides.apply_options``
+    names); another ``method`` keeps the settings of the gated method that it also has."""
+    from landmarkbench.spec.overrides import apply_options
+
+    method = changes.pop("method", None)
+    if method is not None and method != spec.methods[0].name:
+        (old,) = spec.methods
+        old_defaults = METHODS.get(old.name).defaults
+        new_defaults = METHODS.get(method).defaults
+        carried = {
+            k: v for k, v in old.settings.items() if k in new_defaults and old_defaults.get(k) != v
+        }
+        spec = spec.replace(methods=(MethodSpec(method, carried),))
+    return apply_options(spec, **changes)
 
 
 def t_quantile(spread_count: int) -> float:
@@ -162,7 +208,7 @@ def seed_range_text(seeds: Sequence[int]) -> str:
 class Baseline:
     """A stored reference: spec, provenance, per-seed point errors, the gate's seeds."""
 
-    spec: BenchmarkSpec
+    spec: ExperimentSpec
     code_version: str
     created_utc: str
     machine: str
@@ -201,7 +247,7 @@ class Baseline:
             }
         return {
             "format": FORMAT,
-            "spec": asdict(self.spec),
+            "spec": spec_block(self.spec),
             "code_version": self.code_version,
             "created_utc": self.created_utc,
             "machine": self.machine,
@@ -362,7 +408,7 @@ def image_errors(results_dir: Path, summary_path: Path) -> ImageErrors:
 
 
 def run_spec(
-    spec: BenchmarkSpec,
+    spec: ExperimentSpec,
     seed: int,
     results_dir: Path,
     tracking_uri: str | None,
@@ -374,29 +420,13 @@ def run_spec(
         UsageError: for a bad spec, or a multi-instance dataset (no per-image MRE).
         LandmarkBenchError: if a fold failed.
     """
-    from landmarkbench.run.plan import plan_requests
+    from landmarkbench.run.plan import plan_runs
 
-    (run,) = plan_requests(
-        dataset=spec.dataset,
-        methods=[spec.method],
-        seeds=[seed],
-        data_options=[f"{k}={v}" for k, v in spec.dataset_options.items()],
-        data_dir=None,
-        overrides=[f"{k}={v}" for k, v in spec.overrides.items()],
-        sdr_radii=None,
-        no_progress=True,
-        protocol=spec.protocol,
-        folds=spec.folds,
-        split_seed=spec.split_seed,
-        ground_truth=spec.ground_truth,
-        val_fraction=spec.val_fraction,
-        device=spec.device,
-        results_dir=results_dir,
-        tracking_uri=tracking_uri,
-    )
+    tracking = TrackingSpec(uri=tracking_uri, results_dir=str(results_dir))
+    (run,) = plan_runs(spec.replace(seeds=(seed,), tracking=tracking), progress=False)
     if run.dataset.multi_instance:
         raise UsageError(
-            f"Dataset {spec.dataset!r} is multi-instance and has no per-image MRE; gate a "
+            f"Dataset {spec.dataset.name!r} is multi-instance and has no per-image MRE; gate a "
             "one-point-per-landmark dataset such as synthetic_ceph."
         )
     run.echo = echo
@@ -411,7 +441,7 @@ def run_spec(
 
 
 def run_seeds(
-    spec: BenchmarkSpec,
+    spec: ExperimentSpec,
     seeds: Sequence[int],
     results_dir: Path,
     tracking_uri: str | None,
@@ -441,7 +471,7 @@ def machine_description() -> str:
 
 
 def new_baseline(
-    spec: BenchmarkSpec, runs: Mapping[int, ImageErrors], gate_seeds: Sequence[int]
+    spec: ExperimentSpec, runs: Mapping[int, ImageErrors], gate_seeds: Sequence[int]
 ) -> Baseline:
     """A baseline stamped with the current code version, machine and time.
 
@@ -505,7 +535,7 @@ def load_baseline(path: Path) -> Baseline:
     return _parse_baseline(path, data)
 
 
-def load_spec(path: Path) -> BenchmarkSpec:
+def load_spec(path: Path) -> ExperimentSpec:
     """Only the spec of a baseline file, of this or the old single-seed format (--update).
 
     The rest of the file is not checked, so --update also repairs a file with bad values.
@@ -519,15 +549,17 @@ def load_spec(path: Path) -> BenchmarkSpec:
     return _parse_baseline(path, data).spec
 
 
-def _parse_spec(path: Path, spec_data: Any) -> BenchmarkSpec:
+def _parse_spec(path: Path, spec_data: Any) -> ExperimentSpec:
     if not isinstance(spec_data, dict):
         _bad(path, "has a 'spec' that is not an object")
-    _check_keys(path, "spec", spec_data, {f.name for f in fields(BenchmarkSpec)})
+    _check_keys(path, "spec", spec_data, set(SPEC_DEFAULTS))
+    for key in ("dataset_options", "overrides"):
+        if not isinstance(spec_data[key], dict):
+            _bad(path, f"has a spec whose {key!r} is not an object")
     try:
-        return BenchmarkSpec(**spec_data)
-    except TypeError as exc:  # pragma: no cover - keys are checked above
-        _bad(path, f"has a malformed spec ({exc})")
-        raise
+        return gate_spec(spec_data)
+    except LandmarkBenchError as exc:
+        raise UsageError(f"Baseline file '{path}' has a spec that is refused: {exc}") from None
 
 
 def _parse_baseline(path: Path, data: Any) -> Baseline:

@@ -45,9 +45,10 @@ from landmarkbench.atomic_io import (
     exclusive_lock,
     remove_stale_staging,
     staging_dir,
+    write_text_atomically,
 )
 from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
-from landmarkbench.config import resolve_config, short_hash
+from landmarkbench.config import short_hash
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import ResultsError, TrainingError, UsageError
 from landmarkbench.evaluation.scoring import evaluation_for
@@ -62,38 +63,91 @@ from landmarkbench.results.summary import (
     load_fold_record,
     write_fold_record,
 )
-
-SDR_OPERATORS = ("<=", "<")
-UNCERTAINTY_METHODS = ("conformal", "hdr")
-DEFAULT_FOLDS = 5
+from landmarkbench.spec.experiment import DEFAULT_FOLDS, ExperimentSpec
+from landmarkbench.spec.yaml_io import dump_yaml
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunRequest:
-    """Everything that defines one benchmark run (and therefore its numbers)."""
+    """One run of an experiment: the view of its spec for one (method, seed)."""
 
-    dataset: str = "synthetic_ceph"
-    method: str = "subpixel"
-    # None: "official" for datasets that declare a split, else "kfold" (``default_protocol``).
-    protocol: str | None = None
-    # K of k-fold cross-validation; None = 5. Only for the kfold protocol.
-    folds: int | None = None
-    split_seed: int = 0
-    seed: int = 0
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    ground_truth: str | None = None
-    overrides: dict[str, str] = field(default_factory=dict)
-    sdr_radii_mm: tuple[float, ...] | None = None
-    sdr_operator: str = "<="
-    aggregation: str = "pooled"
-    val_fraction: float = 0.1
-    uncertainty: str | None = None
-    alpha: float = 0.1
-    calibration_fraction: float = 0.2
-    device: str = "auto"
-    results_dir: Path = Path("results")
-    tracking_uri: str | None = None
+    spec: ExperimentSpec
+    method: str
+    seed: int
     progress: bool = True
+
+    @property
+    def dataset(self) -> str:
+        return self.spec.dataset.name
+
+    @property
+    def dataset_options(self) -> dict[str, Any]:
+        return self.spec.dataset.options
+
+    @property
+    def ground_truth(self) -> str | None:
+        return self.spec.dataset.ground_truth
+
+    @property
+    def protocol(self) -> str | None:
+        return self.spec.protocol.kind
+
+    @property
+    def folds(self) -> int | None:
+        return self.spec.protocol.folds
+
+    @property
+    def split_seed(self) -> int:
+        return self.spec.protocol.split_seed
+
+    @property
+    def val_fraction(self) -> float:
+        return self.spec.protocol.val_fraction
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The method's resolved settings."""
+        return self.spec.method(self.method).settings
+
+    @property
+    def sdr_radii_mm(self) -> tuple[float, ...] | None:
+        return self.spec.evaluation.sdr_radii_mm
+
+    @property
+    def sdr_operator(self) -> str:
+        return self.spec.evaluation.sdr_operator
+
+    @property
+    def aggregation(self) -> str:
+        return self.spec.evaluation.aggregation
+
+    @property
+    def uncertainty(self) -> str | None:
+        return self.spec.uncertainty.method
+
+    @property
+    def alpha(self) -> float:
+        return self.spec.uncertainty.alpha
+
+    @property
+    def calibration_fraction(self) -> float:
+        return self.spec.uncertainty.calibration_fraction
+
+    @property
+    def device(self) -> str:
+        return self.spec.device
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.spec.tracking.results_dir)
+
+    @property
+    def tracking_uri(self) -> str | None:
+        return self.spec.tracking.uri
+
+    def run_spec(self) -> ExperimentSpec:
+        """The experiment narrowed to this run: stored as experiment.yaml with the results."""
+        return self.spec.for_run(self.method, self.seed)
 
 
 @dataclass
@@ -127,8 +181,6 @@ class BenchmarkRun:
     def __init__(self, request: RunRequest, echo: Callable[[str], None] = print) -> None:
         self.request = request
         self.echo = echo
-        if request.sdr_operator not in SDR_OPERATORS:
-            raise UsageError(f"SDR operator {request.sdr_operator!r} is unknown; use '<=' or '<'.")
         dataset_cls = DATASETS.get(request.dataset)
         self.method_cls = METHODS.get(request.method)
         self.dataset: LandmarkDataset = dataset_cls(
@@ -155,10 +207,7 @@ class BenchmarkRun:
                 f"Method {request.method!r} supports {self.method_cls.supported_ndim}-D data but "
                 f"dataset {request.dataset!r} is {self.dataset.ndim}-D; pick another method."
             )
-        self.config = resolve_config(
-            self.method_cls.defaults, request.overrides, owner=f"method {request.method!r}"
-        )
-        self._check_uncertainty()
+        self.config = dict(request.settings)  # resolved and checked by the spec
         self.radii = tuple(request.sdr_radii_mm or self.dataset.default_sdr_radii_mm)
         split = protocol(
             self.dataset, folds=request.folds or DEFAULT_FOLDS, split_seed=request.split_seed
@@ -196,20 +245,6 @@ class BenchmarkRun:
             seed=request.seed,
             conventions=convention_key(self.protocol_record()),
         )
-
-    def _check_uncertainty(self) -> None:
-        request = self.request
-        if request.uncertainty is None:
-            return
-        if request.uncertainty not in UNCERTAINTY_METHODS:
-            raise UsageError(
-                f"--uncertainty {request.uncertainty!r} is unknown; use 'conformal' "
-                "(calibrated regions) or 'hdr' (the uncalibrated baseline)."
-            )
-        if not 0.0 < request.alpha < 1.0:
-            raise UsageError(
-                f"--alpha {request.alpha} is outside (0, 1); use e.g. 0.1 for 90 % regions."
-            )
 
     def _uncertainty_settings(self) -> dict[str, Any] | None:
         """The region settings (None without --uncertainty): part of the run's identity."""
@@ -332,6 +367,7 @@ class BenchmarkRun:
     ) -> RunOutcome:  # fmt: skip
         from landmarkbench.results.tracking import (
             CONVENTION_TAG,
+            EXPERIMENT_FILE,
             conformal_metrics,
             learned_target_metrics,
         )
@@ -363,6 +399,8 @@ class BenchmarkRun:
                 continue
             (reused_models if fit.get("reused_trained_model") else trained).append(fold.name)
         summary = build_summary(self.identity, self.root, self.split, record, failed)
+        experiment = dump_yaml(self.request.run_spec())
+        write_text_atomically(run_dir / EXPERIMENT_FILE, experiment)
         logged = tracker.finished_folds(run_key)
         for fold in self.split.folds:
             if fold.name in logged or fold.name not in summary["per_fold"]:
@@ -387,6 +425,7 @@ class BenchmarkRun:
                 tags={CONVENTION_TAG: record["convention_key"]},
             )
         if changed or failed:  # a rerun that changes nothing leaves the run's times alone
+            tracker.log_experiment(parent, experiment)
             tracker.finish_parent(
                 parent,
                 {
