@@ -16,10 +16,7 @@ from landmarkbench.config import DeclaredSettings, above, at_least, choice
 from landmarkbench.datasets.base import Case, LandmarkDataset
 from landmarkbench.methods.base import FitContext, Method
 from landmarkbench.methods.network_grid import input_shape_problem, working_grid
-
-NETWORKS = ("unet", "scn")
-TARGETS = ("gaussian", "adaptive_gaussian", "onehot", "coordinates")
-LR_SCHEDULES = ("plateau", "cosine")
+from landmarkbench.training.choices import LR_SCHEDULES, NETWORKS, TARGETS
 
 # Settings shared by every heatmap method; each method's defaults start from these.
 HEATMAP_DEFAULTS = DeclaredSettings(

@@ -272,13 +272,6 @@ class ExperimentSpec:
             raise UsageError(f"Seeds {list(self.seeds)} repeat a value; list each seed once.")
         _check(self, "device", DEVICE_SETTINGS)
         self._check_fractions()
-        if self.uncertainty.method and not any(METHODS.get(m).supports_conformal for m in names):
-            able = sorted(n for n in METHODS.names() if METHODS.get(n).supports_conformal)
-            raise UsageError(
-                f"None of {', '.join(names)} gives probability maps, so there are no "
-                f"prediction regions to compute; drop --uncertainty or add one of: "
-                f"{', '.join(able)}."
-            )
 
     def _check_fractions(self) -> None:
         """The fractions' rule is the one each fold applies (protocols.fold_parts), checked
@@ -336,10 +329,13 @@ class ExperimentSpec:
             f"{m.name} [{_changed(m.settings, METHODS.get(m.name).defaults)}]" for m in self.methods
         )
         data = ", ".join(f"{k}={_text(v)}" for k, v in sorted(self.dataset.options.items()))
-        folds = self.protocol.folds or DEFAULT_FOLDS
+        folds = f"{self.protocol.folds or DEFAULT_FOLDS} folds"
+        protocol = {None: f"default protocol (k-fold: {folds})", "kfold": f"kfold {folds}"}.get(
+            self.protocol.kind, str(self.protocol.kind)
+        )
         return (
-            f"{methods} on {self.dataset.name} [{data}], {self.protocol.kind or 'default'} "
-            f"{folds} folds, split seed {self.protocol.split_seed}, {self.device}"
+            f"{methods} on {self.dataset.name} [{data}], {protocol}, split seed "
+            f"{self.protocol.split_seed}, {self.device}"
         )
 
 

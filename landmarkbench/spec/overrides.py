@@ -92,6 +92,16 @@ def apply_options(spec: ExperimentSpec, **options: Any) -> ExperimentSpec:
     """
     get = options.get
     seeds = tuple(get("seeds") or ()) or spec.seeds
+    methods = _methods(spec, options)
+    if get("uncertainty") and not any(METHODS.get(m.name).supports_conformal for m in methods):
+        # Only for a command line: a stored run of a method without maps keeps --uncertainty
+        # (it leaves the calibration cases out of training, comparable with the others).
+        able = sorted(n for n in METHODS.names() if METHODS.get(n).supports_conformal)
+        raise UsageError(
+            f"None of {', '.join(m.name for m in methods)} gives probability maps, so there "
+            f"are no prediction regions to compute; drop --uncertainty or add one of: "
+            f"{', '.join(able)}."
+        )
     return ExperimentSpec(
         dataset=_dataset(spec, options),
         protocol=_section(
@@ -103,7 +113,7 @@ def apply_options(spec: ExperimentSpec, **options: Any) -> ExperimentSpec:
                 "val_fraction": get("val_fraction"),
             },
         ),
-        methods=_methods(spec, options),
+        methods=methods,
         seeds=seeds,
         evaluation=_section(
             spec.evaluation,

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from landmarkbench.errors import ConfigError
-from landmarkbench.methods.heatmap_method import NETWORKS
+from landmarkbench.training.choices import NETWORKS
 
 
 def build_network(config: Mapping[str, Any], out_channels: int, ndim: int) -> nn.Module:

@@ -26,7 +26,7 @@ from landmarkbench.heatmaps.adaptive import AdaptiveGaussianHeatmaps
 from landmarkbench.heatmaps.onehot import onehot_heatmaps
 from landmarkbench.heatmaps.soft_decoders import soft_argmax
 from landmarkbench.heatmaps.targets import gaussian_heatmaps, landmark_mask
-from landmarkbench.methods.heatmap_method import TARGETS as OBJECTIVES
+from landmarkbench.training.choices import TARGETS as OBJECTIVES
 
 
 def _flat(points: torch.Tensor) -> torch.Tensor:
