@@ -9,11 +9,12 @@ is planned, never during training.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +152,63 @@ class DeclaredSettings(dict):
         return DeclaredSettings(
             {**self, **values}, {**self.rules, **(rules or {})}, (*self.checks, *checks)
         )
+
+
+class Settings(Mapping[str, Any]):
+    """Base of the typed settings of a method family: a frozen dataclass with one typed field
+    per declared setting (built by ``settings_type``), readable as attributes and, for code
+    written against the dict, as a read-only mapping in declared order."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dataclass_fields__)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)  # type: ignore[attr-defined]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (what hashes and files hold)."""
+        return dict(self.items())
+
+
+def settings_type(defaults: Mapping[str, Any], name: str = "Settings") -> type[Settings]:
+    """The frozen dataclass of ``defaults``: a field per key, typed and defaulted by its
+    declared default (made once per ``DeclaredSettings``)."""
+    cached = getattr(defaults, "_settings_type", None)
+    if cached is None:  # plain dicts: one class per (name, defaults)
+        cached = _SETTINGS_TYPES.get((name, canonical_json(defaults)))
+    if cached is not None:
+        return cached
+    made = dataclasses.make_dataclass(
+        name,
+        [
+            (key, Any if value is None else type(value), dataclasses.field(default=value))
+            for key, value in defaults.items()
+        ],
+        bases=(Settings,),
+        frozen=True,
+    )
+    if isinstance(defaults, DeclaredSettings):
+        defaults._settings_type = made
+    else:
+        _SETTINGS_TYPES[(name, canonical_json(defaults))] = made
+    return made
+
+
+_SETTINGS_TYPES: dict[tuple[str, str], type[Settings]] = {}
+
+
+def typed_settings(
+    defaults: Mapping[str, Any], values: Mapping[str, Any], name: str = "Settings"
+) -> Settings:
+    """Resolved ``values`` (every key of ``defaults``, already checked) as typed settings."""
+    if isinstance(values, settings_type(defaults, name)):
+        return values
+    return settings_type(defaults, name)(**{**defaults, **values})
 
 
 def check_settings(

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from landmarkbench.config import parse_overrides, resolve_config, short_hash
+from landmarkbench.config import (
+    DeclaredSettings,
+    at_least,
+    parse_overrides,
+    resolve_config,
+    settings_type,
+    short_hash,
+    typed_settings,
+)
 from landmarkbench.errors import ConfigError
 
 DEFAULTS = {
@@ -88,3 +98,33 @@ def test_dataset_option_messages_name_the_option() -> None:
         resolve_config({"n": 3}, {"n": "abc"}, owner="dataset 'd'", flag="--data-option")
     with pytest.raises(ConfigError, match="Unknown option of dataset 'd'"):
         resolve_config({"n": 3}, {"m": "1"}, owner="dataset 'd'", flag="--data-option")
+
+
+def test_typed_values_resolve_like_their_text_and_keep_the_hash() -> None:
+    defaults = DeclaredSettings(
+        {"lr": 0.1, "epochs": 5, "channels": (16, 32), "augment": True}, {"epochs": at_least(1)}
+    )
+    typed = resolve_config(
+        defaults, {"lr": 1, "epochs": 3, "channels": [8], "augment": False}, owner="m"
+    )
+    text = resolve_config(
+        defaults, {"lr": "1", "epochs": "3", "channels": "8", "augment": "false"}, owner="m"
+    )
+    assert typed == text and isinstance(typed["lr"], float) and typed["channels"] == (8,)
+    assert short_hash(typed) == short_hash(text)
+    for key, value in {"epochs": 2.5, "augment": 1.5, "epochs ": 1}.items():
+        with pytest.raises(ConfigError):
+            resolve_config(defaults, {key: value}, owner="m")
+    with pytest.raises(ConfigError, match="epochs=0"):
+        resolve_config(defaults, {"epochs": 0}, owner="m")
+
+
+def test_settings_are_a_frozen_dataclass_per_declaration_read_as_a_mapping() -> None:
+    defaults = DeclaredSettings({"lr": 0.1, "channels": (16, 32)})
+    settings = typed_settings(defaults, resolve_config(defaults, {"lr": "0.2"}, owner="m"))
+    assert settings.lr == 0.2 and settings["channels"] == (16, 32)
+    assert dict(settings) == {"lr": 0.2, "channels": (16, 32)}  # the hashed dict is unchanged
+    assert short_hash(dict(settings)) == short_hash({"lr": 0.2, "channels": (16, 32)})
+    assert type(settings) is settings_type(defaults)  # one class per declaration
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = 1.0  # type: ignore[misc]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from landmarkbench.catalog import DATASETS, METHODS
-from landmarkbench.config import resolve_config
+from landmarkbench.config import resolve_config, typed_settings
 from landmarkbench.methods.base import FitContext
 
 # Settings that make any method tiny; each method takes the keys it has.
@@ -123,7 +123,9 @@ def test_decoder_is_known_to_the_engine(name: str) -> None:
         return
     maps = torch.zeros(1, 2, 9, 9)
     maps[0, :, 4, 4] = 1.0
-    config = resolve_config(method_cls.defaults, {}, owner=name)
+    config = typed_settings(
+        method_cls.defaults, resolve_config(method_cls.defaults, {}, owner=name)
+    )
     points = decode_points(maps, decoder, config)
     assert points.shape == (1, 2, 2)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from landmarkbench.config import typed_settings
 from landmarkbench.datasets.base import Case, LandmarkDataset
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ class Method(ABC):
         return None
 
     def __init__(self, config: Mapping[str, Any], *, num_landmarks: int, ndim: int) -> None:
-        self.config = dict(config)
+        # Typed per method family (fields of the declared defaults), read as attributes.
+        self.config = typed_settings(self.defaults, config, f"{type(self).__name__}Settings")
         self.num_landmarks = num_landmarks
         self.ndim = ndim
 

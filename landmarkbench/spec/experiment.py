@@ -29,6 +29,7 @@ from landmarkbench.config import (
     choice,
     resolve_config,
     short_hash,
+    typed_settings,
     typed_value,
 )
 from landmarkbench.errors import UsageError
@@ -168,15 +169,17 @@ class ProtocolSpec:
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method with its settings, resolved against its declared defaults and
-    rules (every key, so the spec shows what the run uses)."""
+    rules (every key, so the spec shows what the run uses) and typed per method family
+    (``config.Settings``: a frozen dataclass of the declared defaults)."""
 
     name: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         method_cls = METHODS.get(self.name)
         resolved = resolve_config(method_cls.defaults, self.settings, owner=f"method {self.name!r}")
-        object.__setattr__(self, "settings", resolved)
+        typed = typed_settings(method_cls.defaults, resolved, f"{method_cls.__name__}Settings")
+        object.__setattr__(self, "settings", typed)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from landmarkbench.config import Settings
 from landmarkbench.datasets.base import Case
 from landmarkbench.errors import ConfigError
 from landmarkbench.heatmaps.decoders import (
@@ -41,7 +42,7 @@ from landmarkbench.training.objectives import HeatmapObjective
 MEMBER_SEED_STRIDE = 1_000_003
 
 
-def decode_points(maps: torch.Tensor, decoder: str, config: dict[str, Any]) -> torch.Tensor:
+def decode_points(maps: torch.Tensor, decoder: str, config: Settings) -> torch.Tensor:
     """One point per map, (B, C, d), by the named decoder.
 
     Raises:
@@ -54,15 +55,13 @@ def decode_points(maps: torch.Tensor, decoder: str, config: dict[str, Any]) -> t
     if decoder == "log_subpixel":
         return log_quadratic_subpixel_decode(maps)
     if decoder == "local_soft_argmax":
-        return local_soft_argmax(
-            maps, window=config["lsa_window"], temperature=config["lsa_temperature"]
-        )
+        return local_soft_argmax(maps, window=config.lsa_window, temperature=config.lsa_temperature)
     if decoder == "soft_argmax":
-        return soft_argmax(maps, temperature=config["softmax_temperature"])
+        return soft_argmax(maps, temperature=config.softmax_temperature)
     raise ConfigError(f"Decoder {decoder!r} is unknown to the heatmap engine.")
 
 
-def network_shape(config: dict[str, Any], ctx: FitContext, example: Case) -> tuple[int, ...]:
+def network_shape(config: Settings, ctx: FitContext, example: Case) -> tuple[int, ...]:
     """The network grid: ``input_shape``, else the dataset's hint (else the example's
     shape), enlarged to the smallest grid the network's depth allows (``network_grid``)."""
     suggested = tuple(ctx.network_shape) or tuple(
@@ -133,7 +132,7 @@ class HeatmapRegression:
             non-maximum suppression with ``nms_radius_px`` and ``peak_threshold``).
     """
 
-    def __init__(self, config: dict[str, Any], num_landmarks: int, ndim: int, decoder: str) -> None:
+    def __init__(self, config: Settings, num_landmarks: int, ndim: int, decoder: str) -> None:
         self.config = config
         self.num_landmarks = num_landmarks
         self.ndim = ndim
@@ -142,7 +141,7 @@ class HeatmapRegression:
 
     def _new_model(self) -> TrainableHeatmapModel:
         objective = HeatmapObjective(
-            self.config["target"],
+            self.config.target,
             self.config,
             self.num_landmarks,
             self.ndim,
@@ -164,12 +163,12 @@ class HeatmapRegression:
     def _predict_grid(self, images: torch.Tensor, models: list[TrainableHeatmapModel]) -> list:
         """Decoded points on the network grid: a (C, d) tensor or C (k, d) tensors per case."""
         decoded: list[Any] = []
-        size = self.config["batch_size"]
+        size = self.config.batch_size
         for start in range(0, images.shape[0], size):
             maps = self._logits(images[start : start + size], models)
             if self.decoder == "peaks":
-                threshold = self.config["peak_threshold"] * self.config["heatmap_peak"]
-                peaks = find_peaks(maps, self.config["nms_radius_px"], threshold)
+                threshold = self.config.peak_threshold * self.config.heatmap_peak
+                peaks = find_peaks(maps, self.config.nms_radius_px, threshold)
                 decoded += [[p.cpu() for p in case] for case in peaks.as_lists()]
             else:
                 with torch.no_grad():
@@ -190,7 +189,7 @@ class HeatmapRegression:
     @torch.no_grad()
     def _validation_loss(self, model, images: torch.Tensor, points: torch.Tensor) -> float:
         model.eval()
-        size = self.config["batch_size"]
+        size = self.config.batch_size
         total = 0.0
         for start in range(0, images.shape[0], size):
             batch = slice(start, start + size)
@@ -231,14 +230,14 @@ class HeatmapRegression:
         if reused is not None:
             return model, reused
         settings = LoopSettings(
-            max_epochs=self.config["max_epochs"],
-            batch_size=self.config["batch_size"],
-            learning_rate=self.config["learning_rate"],
-            weight_decay=self.config["weight_decay"],
-            patience=self.config["patience"],
-            grad_clip=self.config["grad_clip"],
-            lr_schedule=self.config["lr_schedule"],
-            amp=self.config["amp"],
+            max_epochs=self.config.max_epochs,
+            batch_size=self.config.batch_size,
+            learning_rate=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+            patience=self.config.patience,
+            grad_clip=self.config.grad_clip,
+            lr_schedule=self.config.lr_schedule,
+            amp=self.config.amp,
         )
         summary = fit_loop(
             model,
@@ -249,7 +248,7 @@ class HeatmapRegression:
             settings,
             member_ctx,
             generator,
-            self._augment(generator) if self.config["augment"] else None,
+            self._augment(generator) if self.config.augment else None,
         )
         summary["parameters"] = sum(p.numel() for p in model.network.parameters())
         summary["learned_targets"] = model.objective.describe()
@@ -305,7 +304,7 @@ class HeatmapRegression:
         from landmarkbench.uncertainty.probability_maps import spatial_softmax
 
         images, _, mappings = to_network_grid(cases, self.shape)
-        size = self.config["batch_size"]
+        size = self.config.batch_size
         temperature = float(self.config.get("softmax_temperature", 1.0))
         for start in range(0, images.shape[0], size):
             logits = self._logits(images[start : start + size], self.models)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from torch import nn
 
+from landmarkbench.config import Settings
 from landmarkbench.errors import ConfigError
 from landmarkbench.training.choices import NETWORKS
 
 
-def build_network(config: Mapping[str, Any], out_channels: int, ndim: int) -> nn.Module:
-    """The network named by ``config["network"]`` with C output maps.
+def build_network(config: Settings, out_channels: int, ndim: int) -> nn.Module:
+    """The network named by ``config.network`` with C output maps.
 
     Raises:
         ConfigError: for an unknown network name.
@@ -21,14 +19,14 @@ def build_network(config: Mapping[str, Any], out_channels: int, ndim: int) -> nn
     if kind == "unet":
         from monai.networks.nets import UNet
 
-        channels = tuple(config["channels"])
+        channels = tuple(config.channels)
         return UNet(
             spatial_dims=ndim,
             in_channels=1,
             out_channels=out_channels,
             channels=channels,
             strides=(2,) * (len(channels) - 1),
-            num_res_units=config["num_res_units"],
+            num_res_units=config.num_res_units,
         )
     if kind == "scn":
         from landmarkbench.models.scn import SpatialConfigurationNet
@@ -37,12 +35,12 @@ def build_network(config: Mapping[str, Any], out_channels: int, ndim: int) -> nn
             spatial_dims=ndim,
             in_channels=1,
             out_channels=out_channels,
-            filters=config["scn_filters"],
-            levels=config["scn_levels"],
-            dropout=config["scn_dropout"],
-            sc_downsample=config["scn_downsample"],
-            sc_filters=config["scn_filters"],
-            sc_kernel=config["scn_kernel"] or None,
+            filters=config.scn_filters,
+            levels=config.scn_levels,
+            dropout=config.scn_dropout,
+            sc_downsample=config.scn_downsample,
+            sc_filters=config.scn_filters,
+            sc_kernel=config.scn_kernel or None,
         )
     raise ConfigError(f"Setting network={kind!r} is unknown; use one of {', '.join(NETWORKS)}.")
 

@@ -14,13 +14,13 @@ optimised together with the network.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landmarkbench.config import Settings
 from landmarkbench.errors import ConfigError
 from landmarkbench.heatmaps.adaptive import AdaptiveGaussianHeatmaps
 from landmarkbench.heatmaps.onehot import onehot_heatmaps
@@ -53,7 +53,7 @@ class HeatmapObjective(nn.Module):
     def __init__(
         self,
         kind: str,
-        config: Mapping[str, Any],
+        config: Settings,
         num_landmarks: int,
         ndim: int,
         multi_instance: bool = False,
@@ -64,17 +64,17 @@ class HeatmapObjective(nn.Module):
                 f"Setting target={kind!r} is unknown; use one of {', '.join(OBJECTIVES)}."
             )
         self.kind = kind
-        self.config = dict(config)
+        self.config = config
         self.multi_instance = multi_instance
         self.adaptive = None
         if kind == "adaptive_gaussian":
             self.adaptive = AdaptiveGaussianHeatmaps(
                 num_landmarks,
                 ndim,
-                sigma_init=config["sigma_px"],
+                sigma_init=config.sigma_px,
                 rotation=True,
                 learnable=True,
-                gamma=config["gamma"],
+                gamma=config.gamma,
             )
 
     def _valid(self, points: torch.Tensor) -> torch.Tensor:
@@ -94,23 +94,23 @@ class HeatmapObjective(nn.Module):
             )
             return nll / targets.mask.sum().clamp_min(1)
         if self.kind == "coordinates":
-            decoded = soft_argmax(maps.float(), temperature=self.config["softmax_temperature"])
+            decoded = soft_argmax(maps.float(), temperature=self.config.softmax_temperature)
             error = (decoded - points[:, :, 0]).abs().sum(-1).nan_to_num(0.0)
             return _masked_mean(error, valid)
         batch, classes, instances, _ = points.shape
         if self.adaptive is not None:
             target = self.adaptive(points[:, :, 0], spatial)
         else:
-            flat = gaussian_heatmaps(_flat(points), spatial, self.config["sigma_px"])
-            target = self.config["heatmap_peak"] * flat.view(
-                batch, classes, instances, *spatial
-            ).amax(2)
+            flat = gaussian_heatmaps(_flat(points), spatial, self.config.sigma_px)
+            target = self.config.heatmap_peak * flat.view(batch, classes, instances, *spatial).amax(
+                2
+            )
         squared = (maps.float() - target).pow(2).flatten(2).sum(-1)
         if self.adaptive is None:
             return _masked_mean(squared, valid)
         # The reference scaling: sum over maps / batch + alpha * sum_i prod_k sigma_ik.
         data = (squared * valid.to(squared.dtype)).sum() / batch
-        return data + self.config["alpha"] * self.adaptive.sigma_penalty()
+        return data + self.config.alpha * self.adaptive.sigma_penalty()
 
     def describe(self) -> dict[str, Any]:
         """Learned target parameters (adaptive Gaussians), for the fit summary."""
