@@ -17,19 +17,10 @@ import pytest
 PACKAGE = "landmarkbench"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
-# Cycles being removed by another change: the modules a cycle runs through, and the reason.
-# A cycle only through modules of one entry is expected (xfail); when none is left the test
-# fails, asking to remove the entry.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset(
-        {
-            "landmarkbench.methods.heatmap_method",
-            "landmarkbench.training.heatmap_regression",
-            "landmarkbench.training.networks",
-            "landmarkbench.training.objectives",
-        }
-    ): "issue 11: the heatmap method and training/ import each other; being split apart",
-}
+# Cycles being removed by another change: the modules a cycle runs through, and the reason
+# (none today). A cycle only through modules of one entry is expected (xfail); when none is
+# left the test fails, asking to remove the entry.
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def module_name(path: Path) -> str:

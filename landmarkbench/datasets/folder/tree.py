@@ -6,7 +6,7 @@ import csv
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -14,8 +14,23 @@ from landmarkbench.acquire.validation import Problem, landmark_problem
 from landmarkbench.datasets.folder import layout
 from landmarkbench.errors import DataError, UsageError
 
-if TYPE_CHECKING:
-    from landmarkbench.datasets.folder.adapter import FolderDataset
+
+class FolderDataset(Protocol):
+    """What the checks read of a folder dataset (the adapter's ``FolderDataset``); a
+    protocol, so this module imports the layout, never the adapter."""
+
+    data_dir: Path
+    table: layout.Table
+    split_file: str
+    declared_names: tuple[str, ...] | None
+    landmark_names: tuple[str, ...]
+
+    def case_ids(self) -> list[str]: ...
+    def image_path(self, case_id: str) -> Path: ...
+    def split_path(self) -> Path | None: ...
+    def spacing_of(self, case_id: str) -> np.ndarray: ...
+    def landmarks_of(self, case_id: str, fmt: str, spacing: np.ndarray) -> np.ndarray: ...
+
 
 _FIX = (
     "check the row's coordinates, x = column and y = row for pictures (i, j, k for "
