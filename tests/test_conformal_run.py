@@ -18,8 +18,8 @@ from landmarkbench.cli.main import main
 from landmarkbench.datasets.base import Case
 from landmarkbench.methods.base import Method
 from landmarkbench.results.layout import summary_files
+from landmarkbench.run.conformal_fold import conformal_fold
 from landmarkbench.training.geometry import ResizePad
-from landmarkbench.uncertainty.conformal_fold import conformal_fold
 from landmarkbench.uncertainty.probability_maps import spatial_softmax
 from landmarkbench.uncertainty.region_records import (
     MASKS_FILE,
@@ -290,7 +290,7 @@ def test_bad_calibration_fraction_fails_before_any_training(workdir: Path, capsy
 def test_conformal_corrects_overconfident_maps_that_hdr_trusts() -> None:
     """Maps twice too sharp (spread 0.75 px, truths scatter 1.5 px): their own 90 %
     highest-density regions miss most truths; conformal regions on the same maps cover ~90 %."""
-    from landmarkbench.uncertainty.conformal_fold import region_fold
+    from landmarkbench.run.conformal_fold import region_fold
     from landmarkbench.uncertainty.hdr import HighestDensityRule
 
     method = _KnownMaps({}, num_landmarks=2, ndim=2)

@@ -180,3 +180,41 @@ def test_no_import_cycles() -> None:
     if known:
         reasons = "; ".join(f"{' -> '.join(c)} ({KNOWN_CYCLES[g]})" for g, c in known.items())
         pytest.xfail(f"only known cycles remain: {reasons}")
+
+
+# The stages, from the command line down: a module may import its own stage and the stages
+# below it, never one above (the core modules at the top of the package serve every stage).
+LAYERS = (
+    ("cli",),
+    ("run", "report"),
+    ("spec",),
+    ("results",),
+    ("methods", "training", "models", "heatmaps", "uncertainty", "protocols"),
+    ("evaluation",),
+    ("datasets", "acquire"),
+)
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in _RANK) else None
+
+
+_RANK = {stage: rank for rank, stages in enumerate(LAYERS) for stage in stages}
+
+
+def test_stages_import_only_downwards() -> None:
+    """``run`` never reaches ``report`` or ``cli`` (it returns results, the command prints),
+    and nothing below the runner imports the runner, the reports or the command line."""
+    upward = []
+    for module, targets in sorted(import_graph().items()):
+        stage = _stage(module)
+        for target in sorted(targets):
+            target_stage = _stage(target)
+            if stage in _RANK and target_stage in _RANK and _RANK[target_stage] < _RANK[stage]:
+                upward.append(f"{module} -> {target}")
+    report_from_run = [
+        line for line in upward if ".run." in line.split(" -> ")[0] and ".report" in line
+    ]
+    assert not report_from_run, report_from_run
+    assert not upward, "Imports against the stage order:\n" + "\n".join(upward)

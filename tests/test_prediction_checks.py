@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from landmarkbench.errors import LandmarkBenchError
-from landmarkbench.evaluation.scoring import evaluation_for
+from landmarkbench.results.scoring import evaluation_for
 
 
 def test_point_predictions_must_be_finite_and_shaped() -> None:

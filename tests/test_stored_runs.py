@@ -187,7 +187,7 @@ def test_every_column_comes_from_predictions(tmp_path: Path, capsys) -> None:
 
 
 def _primary():
-    from landmarkbench.evaluation.scoring import PointEvaluation
+    from landmarkbench.results.scoring import PointEvaluation
 
     return PointEvaluation.primary
 

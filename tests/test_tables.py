@@ -13,14 +13,14 @@ from conftest import compile_latex
 
 from landmarkbench.acquire.manifest import load_manifest
 from landmarkbench.cli.main import main
-from landmarkbench.protocols.split import Fold, Split
-from landmarkbench.report.table_stats import (
+from landmarkbench.evaluation.statistics import (
     ImageErrors,
     bootstrap_ci,
     compare_with_best,
     is_significant,
     paired_wilcoxon,
 )
+from landmarkbench.protocols.split import Fold, Split
 from landmarkbench.report.tables import collect_rows, literature_rows, render_table
 from landmarkbench.results import summary as run_summary
 from landmarkbench.results.layout import RunIdentity

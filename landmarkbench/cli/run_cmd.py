@@ -184,6 +184,16 @@ def run_command(config_file: Path | None, dump_config: bool, no_progress: bool, 
     if dump_config:
         click.echo(dump_yaml(spec), nl=False)
         return
-    from landmarkbench.run.plan import execute_plan, plan_runs
+    from landmarkbench.report.tables import outcome_table
+    from landmarkbench.run.plan import execute_plan, plan_runs, refuse_failed_folds
 
-    execute_plan(plan_runs(spec, progress=not no_progress), echo=click.echo)
+    runs = plan_runs(spec, progress=not no_progress)
+    outcomes = execute_plan(runs, echo=click.echo)
+    first = runs[0]
+    click.echo("")
+    click.echo(outcome_table(first.root, first.request.dataset, [o.identity for o in outcomes]))
+    uri = outcomes[-1].summary["tracking_uri"]
+    click.echo(f"Results (source of truth): {first.root / first.request.dataset}")
+    click.echo(f"MLflow store: {uri}")
+    click.echo(f"Browse: mlflow ui --backend-store-uri {uri}")
+    refuse_failed_folds(outcomes)

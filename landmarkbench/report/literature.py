@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from landmarkbench.acquire.manifest import PublishedResult, load_manifest
 from landmarkbench.errors import UnknownNameError
-from landmarkbench.evaluation.scoring import Column
 from landmarkbench.report.formats import DASH, Cell, Table
+from landmarkbench.results.scoring import Column
 
 # The leading text columns of every comparison table (ours and literature alike).
 FIXED_COLUMNS = ["Method", "Protocol", "Seeds", "Source", "Ground truth"]

@@ -26,8 +26,7 @@ import numpy as np
 
 from landmarkbench.acquire.manifest import PublishedResult
 from landmarkbench.errors import ResultsError
-from landmarkbench.evaluation.scoring import Column, evaluation_for, value_of
-from landmarkbench.evaluation.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from landmarkbench.evaluation.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, ImageErrors
 from landmarkbench.report.formats import (
     DAGGER,
     DASH,
@@ -49,7 +48,8 @@ from landmarkbench.report.literature import (
     merged,
 )
 from landmarkbench.report.regions_table import conformal_per_landmark_table, conformal_table
-from landmarkbench.report.table_stats import ImageErrors
+from landmarkbench.results.layout import RunIdentity
+from landmarkbench.results.scoring import Column, evaluation_for, value_of
 from landmarkbench.results.store import Conventions, StoredRun, image_errors_of, read_runs
 from landmarkbench.results.summary import regions_kind
 
@@ -201,6 +201,18 @@ def comparison_rows(section: Sequence[Row]) -> list[Row]:
     return [r for r in section if not (r.regions_kind == "hdr" and _training_key(r) in plain)]
 
 
+def outcome_table(results_dir: Path, dataset: str, identities: Sequence[RunIdentity]) -> str:
+    """The Markdown table of the runs just made (their rows, each under its own conventions),
+    or a sentence when none of them is complete yet."""
+    try:
+        rows, _ = collect_rows(results_dir, dataset)
+    except ResultsError:
+        return "No complete run to tabulate yet (see the failed folds below)."
+    wanted = {identity.key for identity in identities}
+    shown = [row for row in rows if any(run.identity.key in wanted for run in row.runs)]
+    return render_table(shown or rows, "markdown")
+
+
 def render_table(
     rows: Sequence[Row],
     fmt: str = "markdown",
@@ -342,7 +354,7 @@ def _group_cells(
     with_seeds: bool,
 ) -> list[list[Cell]]:
     """Every row's cells of one column group: spreads, MRE with CI and test, metrics."""
-    from landmarkbench.report.table_stats import bootstrap_ci, compare_with_best, is_significant
+    from landmarkbench.evaluation.statistics import bootstrap_ci, compare_with_best, is_significant
 
     errors = {i: row.image_errors(folds) for i, row in enumerate(section)}
     known = {i: e for i, e in errors.items() if e is not None}

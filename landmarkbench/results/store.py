@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from landmarkbench.errors import ResultsError
-from landmarkbench.evaluation.scoring import evaluation_for
-from landmarkbench.report.table_stats import ImageErrors, average_over_seeds
+from landmarkbench.evaluation.statistics import ImageErrors, average_over_seeds
 from landmarkbench.results.layout import FOLD_FILE, RunIdentity, summary_files
+from landmarkbench.results.scoring import evaluation_for
 from landmarkbench.results.summary import load_fold_record, run_name
 
 __all__ = [

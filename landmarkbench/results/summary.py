@@ -22,9 +22,9 @@ import numpy as np
 from landmarkbench.atomic_io import write_json_atomically
 from landmarkbench.config import short_hash
 from landmarkbench.errors import ResultsError
-from landmarkbench.evaluation.scoring import evaluation_for, value_of
 from landmarkbench.protocols.split import Fold, Split
 from landmarkbench.results.layout import FOLD_FILE, SUMMARY_FILE, RunIdentity
+from landmarkbench.results.scoring import evaluation_for, value_of
 
 # Descriptions, not conventions: text that never changes a number.
 _DESCRIPTIVE_METRIC_KEYS = ("pe", "matching")

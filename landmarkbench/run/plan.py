@@ -14,7 +14,7 @@ from typing import Any
 
 from landmarkbench.catalog import DATASETS, METHODS
 from landmarkbench.datasets.base import LandmarkDataset
-from landmarkbench.errors import LandmarkBenchError, ResultsError
+from landmarkbench.errors import LandmarkBenchError
 from landmarkbench.run.runner import BenchmarkRun, RunOutcome, RunRequest
 from landmarkbench.spec.experiment import (  # noqa: F401  (public here since before the spec)
     ExperimentSpec,
@@ -55,13 +55,8 @@ def _check_method(method: str, config: Mapping[str, Any], data: LandmarkDataset)
 def execute_plan(
     runs: Sequence[BenchmarkRun], echo: Callable[[str], None] = print
 ) -> list[RunOutcome]:
-    """Execute runs in order, then print the dataset's table and where things are.
-
-    Raises:
-        LandmarkBenchError: (exit 1) if any fold failed; the others are still stored.
-    """
-    from landmarkbench.report.tables import collect_rows, render_table
-
+    """Execute runs in order, reporting progress through ``echo`` (no tables: reports are the
+    caller's); every outcome is returned, failed folds included (see ``refuse_failed_folds``)."""
     outcomes = []
     for run in runs:
         run.echo = echo
@@ -75,21 +70,15 @@ def execute_plan(
         state += f"reused {len(outcome.resumed_folds)} finished fold(s)"
         echo(f"[{run.request.method} seed {run.request.seed}] {state} -> {outcome.run_dir}")
         outcomes.append(outcome)
-    first = runs[0]
-    echo("")
-    try:
-        rows, _ = collect_rows(first.root, first.request.dataset)
-    except ResultsError:
-        echo("No complete run to tabulate yet (see the failed folds below).")
-    else:
-        # Only this command's runs, under their own conventions (each caption names them).
-        wanted = {o.identity.key for o in outcomes}
-        shown = [r for r in rows if any(run.identity.key in wanted for run in r.runs)]
-        echo(render_table(shown or rows, "markdown"))
-    uri = outcomes[-1].summary["tracking_uri"]
-    echo(f"Results (source of truth): {first.root / first.request.dataset}")
-    echo(f"MLflow store: {uri}")
-    echo(f"Browse: mlflow ui --backend-store-uri {uri}")
+    return outcomes
+
+
+def refuse_failed_folds(outcomes: Sequence[RunOutcome]) -> None:
+    """Raise when any fold of ``outcomes`` failed.
+
+    Raises:
+        LandmarkBenchError: (exit 1) naming the first failed fold; the others are stored.
+    """
     failed = {f"{o.identity.method}/{k}": v for o in outcomes for k, v in o.failed_folds.items()}
     if failed:
         first_key = next(iter(failed))
@@ -97,4 +86,3 @@ def execute_plan(
             f"{len(failed)} fold(s) failed (first: {first_key}: {failed[first_key]}); the other "
             "folds are stored and a rerun retries only the failed ones."
         )
-    return outcomes

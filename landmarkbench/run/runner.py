@@ -51,12 +51,12 @@ from landmarkbench.catalog import DATASETS, METHODS, PROTOCOLS
 from landmarkbench.config import short_hash
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import ResultsError, TrainingError, UsageError
-from landmarkbench.evaluation.scoring import evaluation_for
 from landmarkbench.methods.base import FitContext
 from landmarkbench.protocols.fold_parts import fold_parts
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 from landmarkbench.provenance import code_version
 from landmarkbench.results.layout import RunIdentity, model_dir, run_folders, split_file
+from landmarkbench.results.scoring import evaluation_for
 from landmarkbench.results.summary import (
     build_summary,
     convention_key,
@@ -547,7 +547,7 @@ class BenchmarkRun:
         self.evaluation.write(staging, records)
         uncertainty = None
         if self.request.uncertainty and self.method_cls.supports_conformal:
-            from landmarkbench.uncertainty.conformal_fold import uncertainty_fold_record
+            from landmarkbench.run.conformal_fold import uncertainty_fold_record
 
             uncertainty = uncertainty_fold_record(
                 self.request.uncertainty,
