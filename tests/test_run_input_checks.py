@@ -159,6 +159,7 @@ RUN_CASES = [
     ("gt-option", None, None, ["--data-option", "ground_truth=senior"], ["--gt"]),
     ("gt-unknown", "isbi2015", None, ["--gt", "nobody"], ["nobody"]),
     ("isbi-empty", "isbi2015", _isbi_empty, [], ["holds no images"]),
+    ("isbi-empty-heatmap", "isbi2015", _isbi_empty, ["--method", "subpixel"], ["holds no images"]),
     ("isbi-far", "isbi2015", _isbi_far_landmark, [], ["400_senior/001.txt", "line 3"]),
     ("isbi-nan", "isbi2015", _isbi_nan_line, [], ["400_junior/002.txt", "line 5"]),
     ("isbi-small-image", "isbi2015", _isbi_small_image, [], ["TrainingData/003.bmp"]),

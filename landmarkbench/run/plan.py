@@ -33,9 +33,9 @@ def plan_runs(spec: ExperimentSpec, *, progress: bool = True) -> list[BenchmarkR
     data = DATASETS.get(spec.dataset.name)(
         ground_truth=spec.dataset.ground_truth, **spec.dataset.options
     )
+    data.check_inputs()  # first: the method checks below read the data (e.g. its grid)
     for method in spec.methods:
         _check_method(method.name, method.settings, data)
-    data.check_inputs()
     return [
         BenchmarkRun(RunRequest(spec, method.name, seed, progress))
         for method in spec.methods
