@@ -30,7 +30,8 @@ def _finished_fold_runs(uri: str) -> list:
 def test_tiny_run_writes_the_source_of_truth_and_logs(workdir: Path, capsys) -> None:
     assert main([*RUN, *TINY_NET, "--method", "mean_shape", "--method", "subpixel"]) == 0
     out = capsys.readouterr().out
-    assert "| mean_shape |" in out and "| subpixel |" in out
+    # A 2-epoch network on 7 cases may not beat the mean shape: then its row is flagged ⚠.
+    assert "| mean_shape |" in out and ("| subpixel |" in out or "| ⚠ subpixel |" in out)
     assert "mlflow ui --backend-store-uri sqlite:///" in out
 
     summaries = summary_files(workdir / "results", "synthetic_ceph")

@@ -191,13 +191,21 @@ def ci_cell(mre: float, low: float, high: float, p_value: float, marked: bool) -
     return Cell(text + (DAGGER if marked else ""), values)
 
 
-def bold_best(body: list[list[Cell]], higher: Sequence[bool], start: int) -> None:
-    """Bold the best of our rows in every numeric column (only when there is a choice)."""
+def bold_best(
+    body: list[list[Cell]],
+    higher: Sequence[bool],
+    start: int,
+    eligible: Sequence[bool] | None = None,
+) -> None:
+    """Bold the best of our rows in every numeric column (only when there is a choice);
+    rows whose ``eligible`` is False (flagged failures) are never bold nor the best."""
     if len(body) < 2:
         return
+    allowed = np.ones(len(body), bool) if eligible is None else np.asarray(eligible, bool)
     for offset, high in enumerate(higher):
         column = [row[start + offset] for row in body]
         values = np.array([c.values[0][1] if c.values else np.nan for c in column], dtype=float)
+        values[~allowed] = np.nan
         if np.all(np.isnan(values)):
             continue
         target = np.nanmax(values) if high else np.nanmin(values)
@@ -205,9 +213,12 @@ def bold_best(body: list[list[Cell]], higher: Sequence[bool], start: int) -> Non
             cell.bold = bool(np.isclose(value, target))
 
 
-def bold_row(cells: list[Cell]) -> list[Cell]:
-    """Bold the lowest value of a row of numeric cells (only when there is a choice)."""
+def bold_row(cells: list[Cell], eligible: Sequence[bool] | None = None) -> list[Cell]:
+    """Bold the lowest value of a row of numeric cells (only when there is a choice);
+    cells whose ``eligible`` is False (flagged landmarks) are never bold."""
     values = np.array([c.values[0][1] for c in cells], dtype=float)
+    if eligible is not None:
+        values[~np.asarray(eligible, bool)] = np.nan
     if len(cells) > 1 and not np.all(np.isnan(values)):
         for cell, value in zip(cells, values, strict=True):
             cell.bold = bool(np.isclose(value, np.nanmin(values)))

@@ -51,7 +51,15 @@ from landmarkbench.report.regions_table import conformal_per_landmark_table, con
 from landmarkbench.results.layout import RunIdentity
 from landmarkbench.results.scoring import Column, evaluation_for, value_of
 from landmarkbench.results.store import Conventions, StoredRun, image_errors_of, read_runs
-from landmarkbench.results.summary import regions_kind
+from landmarkbench.results.summary import (
+    FAILURE_RULE,
+    describe_failures,
+    regions_kind,
+    run_failures,
+)
+
+FLAG = "⚠"
+
 
 __all__ = ["FORMATS", "Row", "bootstrap_setting", "collect_rows", "literature_rows", "render_table"]
 
@@ -115,10 +123,30 @@ class Row:
         """The method, marked "(conformal)" or "(hdr)" for runs with prediction regions."""
         return self.runs[0].name
 
+    @property
+    def failures(self) -> dict[str, Any]:
+        """The failure flags of every seed's folds (``summary.run_failures``); folds are
+        named ``seed S fold`` when the row has several seeds."""
+        several = len(self.runs) > 1
+        records = {
+            (f"seed {run.identity.seed} {fold}" if several else fold): record
+            for run in self.runs
+            for fold, record in run.fold_json.items()
+        }
+        return run_failures(records)
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the row failed the mean-shape floor or has a failed landmark: marked
+        with ⚠, never bold, never the reference of the tests."""
+        return bool(self.failures["flagged"])
+
     def label(self, section: Sequence[Row]) -> str:
-        """The name, with the config hash when ``section`` has it more than once."""
+        """The name, with the config hash when ``section`` has it more than once, marked
+        ⚠ when the row is flagged (``flagged``)."""
         same = sum(r.name == self.name for r in section)
-        return self.name if same == 1 else f"{self.name} [{self.config_hash}]"
+        label = self.name if same == 1 else f"{self.name} [{self.config_hash}]"
+        return f"{FLAG} {label}" if self.flagged else label
 
     @property
     def split_protocol(self) -> str:
@@ -318,7 +346,7 @@ def section_table(
         cells = _group_cells(section, folds, evaluation.primary, shown, bootstrap, seed, with_seeds)
         for row_cells, extra in zip(body, cells, strict=True):
             row_cells += extra
-    bold_best(body, higher, len(FIXED_COLUMNS))
+    bold_best(body, higher, len(FIXED_COLUMNS), eligible=[not row.flagged for row in section])
     seed_column = over_seeds and first.groups()[0][0] == "pooled"
     body += [
         literature_cells(r, first.groups(), shown, point, seed_column) for r in merged(literature)
@@ -329,6 +357,7 @@ def section_table(
         rows=body,
         footnotes=_footnotes(point, bool(literature), bootstrap, seed, over_seeds)
         + _missing_notes(section)
+        + failure_notes(section)
         + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else [])
         + ([_HDR_NOTE] if any(row.regions_kind == "hdr" for row in section) else []),
         numeric_from=len(FIXED_COLUMNS),
@@ -358,9 +387,10 @@ def _group_cells(
 
     errors = {i: row.image_errors(folds) for i, row in enumerate(section)}
     known = {i: e for i, e in errors.items() if e is not None}
+    # A flagged row is never the reference (the best) of the tests.
     _, tests = compare_with_best(
         {i: e.per_image_mre() for i, e in known.items()},
-        {i: e.pooled_mre for i, e in known.items()},
+        {i: e.pooled_mre for i, e in known.items() if not section[i].flagged},
     )
     per_test_set = len(folds) == 1 and section[0].groups()[0][0] != "pooled"
     result = []
@@ -413,6 +443,21 @@ def _missing_notes(section: Sequence[Row]) -> list[str]:
     return [
         "Missing landmarks (no truth) are left out of every MRE and are neither hits nor "
         "misses of the SDR: " + "; ".join(parts) + "."
+    ]
+
+
+def failure_notes(section: Sequence[Row]) -> list[str]:
+    """The rule of the ⚠ flag and, per flagged row, what failed (landmarks named)."""
+    flagged = [row for row in section if row.flagged]
+    if not flagged:
+        return []
+    lines = [
+        f"{row.label(section)}: {describe_failures(row.failures).removeprefix(FLAG).strip()}"
+        for row in flagged
+    ]
+    return [
+        FAILURE_RULE + " Flagged rows are never bold nor the reference of the tests.",
+        *lines,
     ]
 
 
@@ -471,20 +516,26 @@ def per_landmark_table(section: Sequence[Row], title: str) -> Table:
             "Per-landmark tables need one point per landmark; multi-instance results have "
             "none: drop --per-landmark."
         )
-    header, per_column = ["Landmark"], []
+    header, per_column, failed = ["Landmark"], [], []
     for row in section:
         for name, folds in row.groups():
             suffix = "" if name == "pooled" else f" {name}"
             header.append(f"{row.label(section)}{suffix} MRE mm ↓")
             per_column.append(row.image_errors(folds))
+            failed.append(row.failures["landmarks"])
     names = section[0].record["dataset"]["landmark_names"]
     values = np.array([e.per_landmark_mre() for e in per_column]).T
     pooled = np.array([[e.pooled_mre for e in per_column]])
     body = []
     labels = [*names, "all landmarks (pooled)"]
     for label, line in zip(labels, np.vstack([values, pooled]), strict=True):
-        cells = [Cell(f"{v:.2f}", (("", float(v)),)) for v in line]
-        body.append([Cell.plain(str(label)), *bold_row(cells)])
+        marked = [label in landmarks for landmarks in failed]
+        cells = [
+            Cell(f"{v:.2f}" + (f" {FLAG}" if m else ""), (("", float(v)),))
+            for v, m in zip(line, marked, strict=True)
+        ]
+        body.append([Cell.plain(str(label)), *bold_row(cells, eligible=[not m for m in marked])])
     caption = _caption(title, section[0]) + "; per-landmark MRE in mm (lower is better)"
-    notes = ["Bold: lowest MRE of each landmark (row)."]
+    notes = ["Bold: lowest MRE of each landmark (row); a ⚠ landmark is never bold."]
+    notes += failure_notes(section)
     return Table(caption, header, body, notes, numeric_from=1)

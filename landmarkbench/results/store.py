@@ -28,7 +28,7 @@ from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation.statistics import ImageErrors, average_over_seeds
 from landmarkbench.results.layout import FOLD_FILE, RunIdentity, summary_files
 from landmarkbench.results.scoring import evaluation_for
-from landmarkbench.results.summary import load_fold_record, run_name
+from landmarkbench.results.summary import load_fold_record, run_failures, run_name
 
 __all__ = [
     "Conventions",
@@ -244,6 +244,11 @@ class StoredRun:
     def name(self) -> str:
         """The method, marked "(conformal)" or "(hdr)" for runs with prediction regions."""
         return run_name(self.identity.method, self.record)
+
+    @property
+    def failures(self) -> dict[str, Any]:
+        """The run's failure flags (``summary.run_failures``), from its folds' records."""
+        return run_failures(self.fold_json)
 
     def metrics(self, folds: Sequence[str]) -> dict[str, Any]:
         """Metrics of the union of ``folds`` recomputed from the prediction files with the

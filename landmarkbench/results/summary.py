@@ -71,6 +71,109 @@ def run_name(method: str, record: Mapping[str, Any]) -> str:
     return f"{method} ({kind})" if kind else method
 
 
+# A landmark's map counts as flat when its maximum probability is under this many times the
+# uniform probability (1 / grid cells), median over the inner validation cases.
+FLAT_PEAK_RATIO = 2.0
+
+FAILURE_RULE = (
+    "⚠ flagged: on the inner validation cases the method was selected on (cut from each "
+    "training fold), its MRE is not below the mean shape's (the training mean layout, the "
+    "floor), or a landmark fails: its MRE is not below the mean shape's for that landmark, or "
+    f"its probability map is flat (max probability under {FLAT_PEAK_RATIO:g} x uniform, median "
+    "over the cases)."
+)
+
+
+def failure_flags(inner: Mapping[str, Any]) -> dict[str, Any]:
+    """The flags of one fold from its inner-validation numbers (``fold.json``).
+
+    Rule (``FAILURE_RULE``): the method is flagged ``not_below_floor`` when its pooled MRE on
+    the inner validation cases is not below the mean shape's on the same cases; a landmark is
+    flagged ``not_below_floor`` when its own MRE there is not below the mean shape's for that
+    landmark, and ``flat_map`` when the median over the cases of its map's maximum probability
+    times the number of grid cells is under ``FLAT_PEAK_RATIO`` (methods with maps only). The
+    ``mean_shape`` method itself (``is_floor``) is never flagged.
+
+    Returns:
+        ``{"method": [reasons], "landmarks": {name: [reasons]}}``, empty when nothing fails.
+    """
+    flags: dict[str, Any] = {"method": [], "landmarks": {}}
+    if inner.get("is_floor"):
+        return flags
+    mre, floor = inner.get("mre"), inner.get("mean_shape_mre")
+    if mre is not None and floor is not None and not mre < floor:
+        flags["method"].append("not_below_floor")
+    peaks = inner.get("per_landmark_peak_ratio") or [None] * len(inner.get("landmarks", []))
+    rows = zip(
+        inner.get("landmarks", []),
+        inner.get("per_landmark_mre", []),
+        inner.get("per_landmark_mean_shape_mre", []),
+        peaks,
+        strict=True,
+    )
+    for name, value, floor_value, peak in rows:
+        reasons = []
+        if value is not None and floor_value is not None and not value < floor_value:
+            reasons.append("not_below_floor")
+        if peak is not None and peak < FLAT_PEAK_RATIO:
+            reasons.append("flat_map")
+        if reasons:
+            flags["landmarks"][name] = reasons
+    return flags
+
+
+def run_failures(fold_records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The flags of a run from its folds' records: which folds fail the floor, which
+    landmarks fail in which folds; ``checked`` False when no fold holds the measurement
+    (folds stored before it existed)."""
+    method_folds, landmarks, checked = [], {}, False
+    floors: dict[str, Any] = {}
+    for fold, record in fold_records.items():
+        inner = record.get("inner_validation") or {}
+        flags = inner.get("flags")
+        if flags is None:
+            continue
+        checked = True
+        floors[fold] = {"mre": inner.get("mre"), "mean_shape_mre": inner.get("mean_shape_mre")}
+        if flags["method"]:
+            method_folds.append(fold)
+        for name, reasons in flags["landmarks"].items():
+            entry = landmarks.setdefault(name, {"folds": [], "reasons": []})
+            entry["folds"].append(fold)
+            entry["reasons"] = sorted({*entry["reasons"], *reasons})
+    return {
+        "checked": checked,
+        "flagged": bool(method_folds or landmarks),
+        "not_below_floor_folds": method_folds,
+        "landmarks": landmarks,
+        "inner_validation": floors,
+    }
+
+
+def describe_failures(failures: Mapping[str, Any] | None) -> str | None:
+    """One line naming what a run's flags say, or None when nothing is flagged."""
+    if not failures or not failures.get("flagged"):
+        return None
+    parts = []
+    if failures["not_below_floor_folds"]:
+        values = [
+            f"{fold}: {v['mre']:.2f} vs {v['mean_shape_mre']:.2f} mm"
+            for fold, v in failures["inner_validation"].items()
+            if fold in failures["not_below_floor_folds"]
+            and v.get("mre") is not None
+            and v.get("mean_shape_mre") is not None
+        ]
+        parts.append("inner-validation MRE not below the mean shape's (" + "; ".join(values) + ")")
+    reasons = {"not_below_floor": "not below the mean shape", "flat_map": "flat map"}
+    named = [
+        f"{name} ({', '.join(reasons.get(r, r) for r in entry['reasons'])})"
+        for name, entry in failures["landmarks"].items()
+    ]
+    if named:
+        parts.append("failed landmarks: " + ", ".join(named))
+    return "⚠ " + "; ".join(parts)
+
+
 def write_fold_record(
     folder: Path,
     *,
@@ -86,6 +189,7 @@ def write_fold_record(
     uncertainty: Mapping[str, Any] | None = None,
     training_seed: int | None = None,
     model_key: str | None = None,
+    inner_validation: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``fold.json`` beside the fold's predictions (inside its staging folder)."""
     write_json_atomically(
@@ -100,6 +204,7 @@ def write_fold_record(
             "test_ids": list(fold.test),
             "uncertainty": dict(uncertainty) if uncertainty else None,
             "fit": dict(fit_summary),
+            "inner_validation": dict(inner_validation) if inner_validation else None,
             "history": dict(history),
             "seconds": round(seconds, 3),
             "metrics": dict(metrics),
@@ -148,12 +253,15 @@ def build_summary(
     settings = record["metric"]
     names = record["dataset"]["landmark_names"]
     per_fold: dict[str, Any] = {}
+    fold_jsons: dict[str, Any] = {}
     all_records = []
     folders = []
     for fold in split.folds:
         folder = identity.fold_dir(root, fold.name)
-        if load_fold_record(folder) is None:
+        fold_json = load_fold_record(folder)
+        if fold_json is None:
             continue
+        fold_jsons[fold.name] = fold_json
         fold_records = evaluation.read(folder, names)
         all_records.append(fold_records)
         folders.append(folder)
@@ -191,6 +299,7 @@ def build_summary(
         "over_folds": over_folds,
         "pooled": pooled,
         "uncertainty": uncertainty,
+        "failures": run_failures(fold_jsons),
     }
     write_json_atomically(identity.summary_path(root), summary)
     _remove_superseded_legacy_summary(identity.run_dir(root) / SUMMARY_FILE, key)

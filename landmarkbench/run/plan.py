@@ -15,6 +15,7 @@ from typing import Any
 from landmarkbench.catalog import DATASETS, METHODS
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import LandmarkBenchError
+from landmarkbench.results.summary import describe_failures
 from landmarkbench.run.runner import BenchmarkRun, RunOutcome, RunRequest
 from landmarkbench.spec.experiment import (  # noqa: F401  (public here since before the spec)
     ExperimentSpec,
@@ -69,6 +70,9 @@ def execute_plan(
             )
         state += f"reused {len(outcome.resumed_folds)} finished fold(s)"
         echo(f"[{run.request.method} seed {run.request.seed}] {state} -> {outcome.run_dir}")
+        flagged = describe_failures(outcome.summary.get("failures"))
+        if flagged:
+            echo(f"[{run.request.method} seed {run.request.seed}] {flagged}")
         outcomes.append(outcome)
     return outcomes
 

@@ -60,7 +60,9 @@ from landmarkbench.results.scoring import evaluation_for
 from landmarkbench.results.summary import (
     build_summary,
     convention_key,
+    describe_failures,
     load_fold_record,
+    run_failures,
     write_fold_record,
 )
 from landmarkbench.spec.experiment import DEFAULT_FOLDS, ExperimentSpec
@@ -499,6 +501,35 @@ class BenchmarkRun:
             self.request.calibration_fraction if conformal else None,
         )
 
+    def _inner_validation(
+        self, method: Any, train: list, val: list, ctx: FitContext, fit_summary: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The fitted method and the mean-shape floor on the inner validation cases, with
+        the failure flags (``run.inner_validation``); announced when something is flagged.
+        None for multi-instance data (no mean shape)."""
+        if self.dataset.multi_instance:
+            return None
+        from landmarkbench.methods.mean_shape import MeanShape
+        from landmarkbench.run.inner_validation import inner_validation_record
+
+        selection = fit_summary.get("best_val_error")
+        inner = inner_validation_record(
+            method,
+            train,
+            val,
+            self.dataset.landmark_names,
+            ctx,
+            is_floor=isinstance(method, MeanShape),
+            selection_error=float(selection) if isinstance(selection, (int, float)) else None,
+        )
+        flags = inner.get("flags") or {}
+        if flags.get("method") or flags.get("landmarks"):
+            single = run_failures({"fold": {"inner_validation": inner}})
+            single["inner_validation"] = {"this fold": single["inner_validation"]["fold"]}
+            single["not_below_floor_folds"] = ["this fold"] if flags["method"] else []
+            self.echo(f"[{self.request.method}] {describe_failures(single)}")
+        return inner
+
     def _train_fold(self, fold: Fold, fold_dir: Path, device: str) -> dict[str, Any]:
         """Train (or load the shared model of) one fold, predict its test set and commit
         its folder; returns the fit summary."""
@@ -531,12 +562,14 @@ class BenchmarkRun:
             self.config, num_landmarks=self.dataset.num_landmarks, ndim=self.dataset.ndim
         )
         started = time.perf_counter()
+        train_cases = self.dataset.load_many(train_ids)
+        val_cases = self.dataset.load_many(val_ids)
         with contextlib.ExitStack() as stack:
             if ctx.checkpoint_dir is not None:  # one trainer per model; others wait, reuse
                 stack.enter_context(exclusive_lock(Path(ctx.checkpoint_dir), wait=True))
-            fit_summary = method.fit(
-                self.dataset.load_many(train_ids), self.dataset.load_many(val_ids), ctx
-            )
+            fit_summary = method.fit(train_cases, val_cases, ctx)
+        inner = self._inner_validation(method, train_cases, val_cases, ctx, fit_summary)
+        del train_cases
         test_cases = self.dataset.load_many(fold.test)
         predicted = method.predict(test_cases)
         self.evaluation.check_predictions(
@@ -574,6 +607,7 @@ class BenchmarkRun:
             uncertainty=uncertainty,
             training_seed=fold_seed,
             model_key="/".join(self._model_key(fold) or ()) or None,
+            inner_validation=inner,
         )
         commit_dir(staging, fold_dir)
         return dict(fit_summary)
