@@ -4,7 +4,13 @@ Points arrive as (B, C, K, d) on the network grid (K = 1 for one point per landm
 objective is an ``nn.Module`` so that learnable target parameters (adaptive Gaussians) are
 optimised together with the network.
 
-- ``gaussian``: L2 to static Gaussians (peak ``heatmap_peak``), the maximum over instances.
+- ``gaussian``: L2 to static Gaussians (peak ``heatmap_peak``), the maximum over instances;
+  each pixel's squared error is weighted by ``(1 + w * target / peak) / (1 + w)``,
+  ``w = foreground_weight`` (the background gets 1 / (1 + w), the peak 1).
+  Without the weight (0) the all-zero map is a deep, flat basin of the L2 loss on sparse
+  targets (a Gaussian covers ~0.1 % of the grid): a U-Net that cannot yet localise a
+  landmark is pulled to zero on its channel and some channels never learn a peak (measured
+  on real ISBI X-rays: 7 of 19 channels with peak maxima 0.2-0.4 of 10 after 12-20 epochs).
 - ``adaptive_gaussian``: L2 to learnable anisotropic, rotated Gaussians (gamma-normalised)
   plus ``alpha * sum_i prod_k sigma_ik`` (Payer 2019; Thaler 2021); missing landmarks are
   masked out of the loss.
@@ -105,9 +111,16 @@ class HeatmapObjective(nn.Module):
             target = self.config.heatmap_peak * flat.view(batch, classes, instances, *spatial).amax(
                 2
             )
-        squared = (maps.float() - target).pow(2).flatten(2).sum(-1)
+        squared = (maps.float() - target).pow(2)
         if self.adaptive is None:
-            return _masked_mean(squared, valid)
+            weight = float(self.config.get("foreground_weight", 0.0))
+            if weight > 0:  # the exact target stays the minimum; only the basin changes
+                # Divided by 1 + weight: the peak keeps weight 1, so gradients near the
+                # solution (and the gradient clip) keep the plain L2 scale.
+                unit = target / self.config.heatmap_peak
+                squared = squared * ((1.0 + weight * unit) / (1.0 + weight))
+            return _masked_mean(squared.flatten(2).sum(-1), valid)
+        squared = squared.flatten(2).sum(-1)
         # The reference scaling: sum over maps / batch + alpha * sum_i prod_k sigma_ik.
         data = (squared * valid.to(squared.dtype)).sum() / batch
         return data + self.config.alpha * self.adaptive.sigma_penalty()
