@@ -14,7 +14,6 @@ rows of different conventions are never compared.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landmarkbench.config import short_hash
 from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation.statistics import ImageErrors, average_over_seeds
 from landmarkbench.results.layout import FOLD_FILE, RunIdentity, summary_files
 from landmarkbench.results.scoring import evaluation_for
+from landmarkbench.results.summary import conventions_of as conventions_record
 from landmarkbench.results.summary import load_fold_record, run_failures, run_name
 
 __all__ = [
@@ -41,10 +42,6 @@ __all__ = [
 ]
 
 _SUMMARY_KEYS = ("identity", "record", "folds_expected", "complete")
-
-
-# Metric record entries that describe, never change, a number.
-_DESCRIPTIVE_METRIC_KEYS = ("pe", "matching")
 
 
 @dataclass(frozen=True, order=True)
@@ -67,9 +64,8 @@ class Conventions:
 
     @property
     def key(self) -> str:
-        """A short stable name of these conventions (e.g. for file names)."""
-        text = json.dumps(self.items)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+        """The convention key (``results.summary.convention_key``, the summary file's name)."""
+        return short_hash({name: json.loads(value) for name, value in self.items})
 
     @property
     def protocol(self) -> str:
@@ -112,25 +108,11 @@ class Conventions:
 
 def conventions_of(summary: Mapping[str, Any]) -> Conventions:
     """The conventions of a stored run: the summary's ``conventions`` field when it has one,
-    else derived (with the same names) from its protocol record (summaries written before
-    results were keyed by their conventions). The only place reports make the key.
+    else ``results.summary.conventions_of`` its protocol record (summaries written before
+    results were keyed by their conventions). ``Conventions.key`` is then the summary's key.
     """
     stored = summary.get("conventions")
-    if isinstance(stored, Mapping):
-        fields = dict(stored)
-    else:
-        record = summary["record"]
-        data, protocol = record["dataset"], record["protocol"]
-        metric = record.get("metric", {})
-        fields = {
-            "dataset": data["name"],
-            "dataset_version": data.get("version"),
-            "dataset_options": data.get("options", {}),
-            "ground_truth": data.get("ground_truth"),
-            "protocol": protocol["name"],
-            "split_id": protocol.get("split_id", summary["identity"]["split_id"]),
-            **{k: v for k, v in metric.items() if k not in _DESCRIPTIVE_METRIC_KEYS},
-        }
+    fields = dict(stored) if isinstance(stored, Mapping) else conventions_record(summary["record"])
     return Conventions(tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in fields.items())))
 
 
