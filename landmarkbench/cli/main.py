@@ -19,6 +19,7 @@ from landmarkbench.cli.ls_cmd import ls_command
 from landmarkbench.cli.plot_cmd import plot_command
 from landmarkbench.cli.regress_cmd import regress_command
 from landmarkbench.cli.run_cmd import run_command
+from landmarkbench.cli.sweep_cmd import sweep_command
 from landmarkbench.cli.table_cmd import table_command
 from landmarkbench.cli.validate_cmd import validate_command
 from landmarkbench.errors import LandmarkBenchError
@@ -37,6 +38,7 @@ def cli(debug: bool) -> None:
 
 cli.add_command(ls_command)
 cli.add_command(run_command)
+cli.add_command(sweep_command)
 cli.add_command(table_command)
 cli.add_command(validate_command)
 cli.add_command(fetch_command)
