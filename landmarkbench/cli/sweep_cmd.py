@@ -204,14 +204,16 @@ def make_executor(name: str, planned, options: dict):
     return LocalExecutor()
 
 
-def print_grid_tables(planned, fmt: str) -> None:
+def print_grid_tables(
+    planned, fmt: str, bootstrap: int | None = None, seed: int | None = None
+) -> None:
     """Every dataset's tables and the grid overview, from the stored results."""
     from landmarkbench.report.grid_tables import grid_tables
 
     identities: dict[str, list] = {}
     for p in planned:
         identities.setdefault(p.run.request.dataset, []).append(p.run.identity)
-    text, notes = grid_tables(planned[0].run.root, identities, fmt)
+    text, notes = grid_tables(planned[0].run.root, identities, fmt, bootstrap, seed)
     click.echo("")
     click.echo(text, nl=False)
     for note in notes:

@@ -15,7 +15,8 @@ from landmarkbench.report.formats import FORMATS
     epilog="Examples:\n\n  landmarkbench table\n\n"
     "  landmarkbench table --dataset synthetic_ceph --format latex\n\n"
     "  landmarkbench table --dataset isbi2015 --format html --bootstrap 5000 --seed 1\n\n"
-    "  landmarkbench table --per-landmark --format csv",
+    "  landmarkbench table --per-landmark --format csv\n\n"
+    "  landmarkbench table --grid benchmarks/grids/tiny.yaml --format latex",
 )
 @dataset_option
 @results_dir_option
@@ -26,6 +27,14 @@ from landmarkbench.report.formats import FORMATS
     help="One row per landmark with each method's MRE as a column (best per row in bold).",
 )
 @bootstrap_options()
+@click.option(
+    "--grid",
+    "grid_file",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A sweep's grid file: one table per dataset and convention key of its cells, and "
+    "the grid overview (datasets x methods); --dataset is then not used.",
+)
 @click.option(
     "--no-literature",
     is_flag=True,
@@ -39,12 +48,18 @@ def table_command(
     bootstrap: int,
     seed: int,
     no_literature: bool,
+    grid_file: Path | None,
 ) -> None:
     """Compare methods on one dataset from stored results (no retraining).
 
     Statistics come from the stored per-fold prediction files; literature rows come from
     the dataset manifest, are labelled as such and are never bold or tested.
     """
+    if grid_file is not None:
+        from landmarkbench.cli.sweep_cmd import print_grid_tables
+
+        print_grid_tables(_planned_grid(grid_file, results_dir), fmt, bootstrap, seed)
+        return
     from landmarkbench.report.tables import collect_rows, literature_rows, render_table
 
     rows, notes = collect_rows(results_dir.resolve(), dataset)
@@ -61,3 +76,11 @@ def table_command(
     click.echo(text, nl=False)
     for note in notes:
         click.echo(f"note: {note}", err=True)
+
+
+def _planned_grid(grid_file: Path, results_dir: Path) -> list:
+    """The grid's cells, planned against ``results_dir`` (their run folders)."""
+    from landmarkbench.cli.sweep_cmd import load_grid_with_options
+    from landmarkbench.run.sweep.driver import plan_sweep
+
+    return plan_sweep(load_grid_with_options(grid_file, results_dir, None), results_state=False)

@@ -53,11 +53,19 @@ def grid_rows(
 
 
 def grid_tables(
-    results_dir, identities: Mapping[str, Sequence[RunIdentity]], fmt: str = "markdown"
+    results_dir,
+    identities: Mapping[str, Sequence[RunIdentity]],
+    fmt: str = "markdown",
+    bootstrap: int | None = None,
+    seed: int | None = None,
 ) -> tuple[str, list[str]]:
-    """The text of every dataset's tables and the overview, and notes on what is missing."""
+    """The text of every dataset's tables and the overview, and notes on what is missing
+    (``bootstrap`` and ``seed`` as ``report.tables.render_table`` takes them)."""
     rows, notes = grid_rows(results_dir, identities)
-    parts = [render_table(found, fmt, title=f"Dataset {name}") for name, found in rows.items()]
+    parts = [
+        render_table(found, fmt, title=f"Dataset {name}", bootstrap=bootstrap, seed=seed)
+        for name, found in rows.items()
+    ]
     if rows:
         parts.append(render([overview_table(rows)], fmt))
     return "\n".join(parts), notes
