@@ -56,7 +56,7 @@ def test_mml_one_hot_ensemble_on_the_official_split(workdir: Path, capsys) -> No
     tree = MML.write_fixture(workdir / "mml")
     run = [
         "run", "--dataset", "mml", "--data-dir", str(tree), "--protocol", "official",
-        "--method", "mean_shape,one_hot_ensemble", "--no-progress",
+        "--method", "mean_shape,one_hot_ensemble", "--no-progress", "--recipe", "none",
         "--set", "max_epochs=2", "--set", "channels=4,8", "--set", "ensemble_size=2",
     ]  # fmt: skip
     assert main(run) == 0

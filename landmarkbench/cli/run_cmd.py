@@ -72,11 +72,14 @@ def _default(value) -> str:
 @click.option(
     "--protocol",
     default=None,
-    help="kfold, official or published_folds [default: official for datasets that declare a "
-    "split (isbi2015, mml, endovis2015, adaptor_sutures), else kfold].",
+    help="kfold, holdout, official or published_folds [default: official for datasets that "
+    "declare a split (isbi2015, mml, endovis2015, adaptor_sutures), else kfold].",
 )
 @click.option(
-    "--folds", default=None, type=int, help=f"K for --protocol kfold {_default(DEFAULT_FOLDS)}."
+    "--folds",
+    default=None,
+    type=int,
+    help=f"K for --protocol kfold (holdout: tests 1/K) {_default(DEFAULT_FOLDS)}.",
 )
 @click.option(
     "--split-seed",
@@ -160,6 +163,12 @@ def _default(value) -> str:
     help=_default(DEVICE_SETTINGS["device"]),
 )
 @click.option(
+    "--recipe",
+    default=None,
+    help="The dataset's method settings (datasets with recipes: isbi2015, oai_pelvis, mml): "
+    "cpu, paper or none [default: cpu on a CPU, paper on CUDA; see 'landmarkbench ls recipes'].",
+)
+@click.option(
     "--results-dir",
     default=None,
     type=click.Path(path_type=Path),
@@ -187,6 +196,9 @@ def run_command(config_file: Path | None, dump_config: bool, no_progress: bool, 
     from landmarkbench.report.tables import outcome_table
     from landmarkbench.run.plan import execute_plan, plan_runs, refuse_failed_folds
 
+    note = spec.recipe_note()
+    if note:
+        click.echo(note)
     runs = plan_runs(spec, progress=not no_progress)
     outcomes = execute_plan(runs, echo=click.echo)
     first = runs[0]

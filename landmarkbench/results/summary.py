@@ -65,10 +65,12 @@ def regions_kind(record: Mapping[str, Any]) -> str | None:
 
 
 def run_name(method: str, record: Mapping[str, Any]) -> str:
-    """How tables and plots name a run: the method, marked "(conformal)" or "(hdr)" when it
-    ran with prediction regions (a conformal run also trained on fewer cases)."""
-    kind = regions_kind(record)
-    return f"{method} ({kind})" if kind else method
+    """How tables and plots name a run: the method with its recipe (``subpixel (cpu)``),
+    marked "conformal" or "hdr" when it ran with prediction regions (a conformal run also
+    trained on fewer cases)."""
+    marks = [record.get("method", {}).get("recipe"), regions_kind(record)]
+    shown = ", ".join(m for m in marks if m)
+    return f"{method} ({shown})" if shown else method
 
 
 # A landmark's map counts as flat when its maximum probability is under this many times the

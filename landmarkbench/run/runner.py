@@ -65,7 +65,7 @@ from landmarkbench.results.summary import (
     run_failures,
     write_fold_record,
 )
-from landmarkbench.spec.experiment import DEFAULT_FOLDS, ExperimentSpec
+from landmarkbench.spec.experiment import DEFAULT_FOLDS, FOLDS_PROTOCOLS, ExperimentSpec
 from landmarkbench.spec.yaml_io import dump_yaml
 
 
@@ -110,6 +110,11 @@ class RunRequest:
     def settings(self) -> dict[str, Any]:
         """The method's resolved settings."""
         return self.spec.method(self.method).settings
+
+    @property
+    def recipe(self) -> str | None:
+        """The recipe under the method's settings (spec.recipes); None for none."""
+        return self.spec.method(self.method).recipe
 
     @property
     def sdr_radii_mm(self) -> tuple[float, ...] | None:
@@ -190,12 +195,13 @@ class BenchmarkRun:
         )
         protocol_name = request.protocol or default_protocol(self.dataset)
         protocol = PROTOCOLS.get(protocol_name)
-        if request.folds is not None and protocol_name != "kfold":
+        if request.folds is not None and protocol_name not in FOLDS_PROTOCOLS:
             raise UsageError(
                 f"--folds applies to k-fold cross-validation, but dataset {request.dataset!r} "
                 f"runs the {protocol_name!r} protocol"
                 + ("" if request.protocol else " (its declared split, the default)")
-                + "; add --protocol kfold to cross-validate, or drop --folds."
+                + "; add --protocol kfold to cross-validate (or holdout for one 1/K test "
+                "part), or drop --folds."
             )
         self.evaluation = evaluation_for(self.dataset.multi_instance)
         if self.dataset.multi_instance != self.method_cls.multi_instance:
@@ -282,6 +288,8 @@ class BenchmarkRun:
         uncertainty = self._uncertainty_settings()
         if uncertainty is not None:  # runs without it keep their earlier hashes
             settings["uncertainty"] = uncertainty
+        if self.request.recipe is not None:  # runs without one keep their earlier hashes
+            settings["recipe"] = self.request.recipe
         return settings
 
     def protocol_record(self) -> dict[str, Any]:
@@ -294,7 +302,11 @@ class BenchmarkRun:
                 "split_sha256": self.split.sha256,
                 "split_id": self.split.identity,
             },
-            "method": {"name": self.request.method, "config": self.config},
+            "method": {
+                "name": self.request.method,
+                "config": self.config,
+                **({"recipe": self.request.recipe} if self.request.recipe else {}),
+            },
             "config_hash": self.config_hash,
             "seed": self.request.seed,
             "val_fraction": self.request.val_fraction,

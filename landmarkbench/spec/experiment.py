@@ -33,6 +33,15 @@ from landmarkbench.config import (
     typed_value,
 )
 from landmarkbench.errors import UsageError
+from landmarkbench.spec.recipes import (
+    NO_RECIPE,
+    available_recipes,
+    check_recipe,
+    default_recipe,
+    device_kind,
+    recipe_path,
+    recipe_settings,
+)
 
 DEFAULT_DATASET = "synthetic_ceph"
 DEFAULT_METHODS = ("mean_shape", "subpixel")
@@ -42,6 +51,7 @@ SDR_OPERATORS = ("<=", "<")
 AGGREGATIONS = ("pooled", "per_image")
 UNCERTAINTY_METHODS = ("conformal", "hdr")
 DEVICES = ("auto", "cpu", "cuda")
+FOLDS_PROTOCOLS = ("kfold", "holdout")  # the protocols that read K (--folds)
 
 # The declared defaults and rules of the experiment-level settings (section -> settings).
 PROTOCOL_SETTINGS = DeclaredSettings(
@@ -159,10 +169,10 @@ class ProtocolSpec:
                 "folds so that every case is tested by a model that never saw it; use --folds "
                 f"2 or more, or drop --folds for the default of {DEFAULT_FOLDS}."
             )
-        if self.folds is not None and self.kind not in (None, "kfold"):
+        if self.folds is not None and self.kind not in (None, *FOLDS_PROTOCOLS):
             raise UsageError(
                 f"--folds applies to k-fold cross-validation, but the experiment runs the "
-                f"{self.kind!r} protocol; use --protocol kfold, or drop --folds."
+                f"{self.kind!r} protocol; use --protocol kfold or holdout, or drop --folds."
             )
 
 
@@ -174,12 +184,28 @@ class MethodSpec:
 
     name: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # The recipe whose settings lie under the given ones (spec.recipes), and those settings;
+    # set by ExperimentSpec, which knows the dataset. None: the declared defaults only.
+    recipe: str | None = None
+    recipe_settings: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The settings as given (before the recipe and the defaults), kept so that the spec can
+    # be rebuilt on another recipe; not part of equality (the resolved settings are).
+    given: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         method_cls = METHODS.get(self.name)
-        resolved = resolve_config(method_cls.defaults, self.settings, owner=f"method {self.name!r}")
+        given = dict(self.settings if self.given is None else self.given)
+        object.__setattr__(self, "given", given)
+        owner = f"method {self.name!r}" + (f" (recipe {self.recipe})" if self.recipe else "")
+        resolved = resolve_config(
+            method_cls.defaults, {**self.recipe_settings, **given}, owner=owner
+        )
         typed = typed_settings(method_cls.defaults, resolved, f"{method_cls.__name__}Settings")
         object.__setattr__(self, "settings", typed)
+
+    def on_recipe(self, recipe: str | None, settings: Mapping[str, Any]) -> MethodSpec:
+        """This method with ``settings`` (a recipe's, named ``recipe``) under its given ones."""
+        return MethodSpec(self.name, self.given, recipe, dict(settings), self.given)
 
 
 @dataclass(frozen=True)
@@ -253,9 +279,15 @@ class ExperimentSpec:
     uncertainty: UncertaintySpec = field(default_factory=UncertaintySpec)
     tracking: TrackingSpec = field(default_factory=TrackingSpec)
     device: str = DEVICE_SETTINGS["device"]
+    # The dataset's recipe (spec.recipes): None chooses by device (cpu -> "cpu", cuda ->
+    # "paper") where the dataset ships recipes; "none" runs the methods' declared defaults.
+    recipe: str | None = None
+    # Whether the recipe was chosen (file, --recipe) rather than by the device; not identity.
+    recipe_chosen: bool = field(default=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", tuple(self.methods))
+        self._apply_recipe()
         object.__setattr__(self, "seeds", tuple(self.seeds))
         if not self.methods:
             raise UsageError("The experiment names no method; add e.g. --method mean_shape.")
@@ -273,8 +305,46 @@ class ExperimentSpec:
                 )
         if len(set(self.seeds)) != len(self.seeds):
             raise UsageError(f"Seeds {list(self.seeds)} repeat a value; list each seed once.")
-        _check(self, "device", DEVICE_SETTINGS)
         self._check_fractions()
+
+    def _apply_recipe(self) -> None:
+        """Resolve the recipe (by device where none is chosen) and lay its settings under
+        each method's given settings; a method the recipe does not list keeps no recipe."""
+        _check(self, "device", DEVICE_SETTINGS)
+        recipe = self.recipe
+        if recipe is None:
+            recipe = default_recipe(self.dataset.name, self.device)
+            object.__setattr__(self, "recipe_chosen", False)
+        elif not isinstance(recipe, str):
+            raise UsageError(f"Recipe {recipe!r} is not a name; use e.g. cpu, paper or none.")
+        else:
+            check_recipe(self.dataset.name, recipe)
+        object.__setattr__(self, "recipe", recipe)
+        by_method = recipe_settings(self.dataset.name, recipe)
+        # A method the recipe gives no settings (e.g. mean_shape) runs without a recipe: its
+        # results are the same under every recipe.
+        methods = tuple(
+            m.on_recipe(recipe if by_method.get(m.name) else None, by_method.get(m.name, {}))
+            for m in self.methods
+        )
+        object.__setattr__(self, "methods", methods)
+
+    def recipe_note(self) -> str | None:
+        """The sentence a run starts with where the dataset has recipes: which one, why, and
+        the file (None for datasets without recipes)."""
+        if self.recipe is None:
+            return None
+        if self.recipe == NO_RECIPE:
+            return f"Recipe: none (the methods' declared defaults) for {self.dataset.name}."
+        why = "as chosen"
+        if not self.recipe_chosen:
+            why = f"chosen for this device, {device_kind(self.device)}"
+        other = [n for n in available_recipes(self.dataset.name) if n != self.recipe]
+        hint = "; ".join(f"--recipe {n}" for n in (*other, NO_RECIPE))
+        return (
+            f"Recipe: {self.recipe} for {self.dataset.name} ({why}; others: {hint}), from "
+            f"{recipe_path(self.dataset.name, self.recipe)}."
+        )
 
     def _check_fractions(self) -> None:
         """The fractions' rule is the one each fold applies (protocols.fold_parts), checked
@@ -315,6 +385,8 @@ class ExperimentSpec:
             "uncertainty": _plain(dataclasses.asdict(self.uncertainty)),
             "tracking": _plain(dataclasses.asdict(self.tracking)),
             "device": self.device,
+            # Only where the dataset has recipes, so that other experiments keep their hash.
+            **({"recipe": self.recipe} if self.recipe is not None else {}),
         }
 
     def canonical_json(self) -> str:
@@ -329,13 +401,17 @@ class ExperimentSpec:
     def describe(self) -> str:
         """One line, e.g. ``local_soft_argmax [max_epochs=25] on synthetic_ceph [...]``."""
         methods = ", ".join(
-            f"{m.name} [{_changed(m.settings, METHODS.get(m.name).defaults)}]" for m in self.methods
+            f"{m.name}{f' (recipe {m.recipe})' if m.recipe else ''} "
+            f"[{_changed(m.settings, {**METHODS.get(m.name).defaults, **m.recipe_settings})}]"
+            for m in self.methods
         )
         data = ", ".join(f"{k}={_text(v)}" for k, v in sorted(self.dataset.options.items()))
         folds = f"{self.protocol.folds or DEFAULT_FOLDS} folds"
-        protocol = {None: f"default protocol (k-fold: {folds})", "kfold": f"kfold {folds}"}.get(
-            self.protocol.kind, str(self.protocol.kind)
-        )
+        protocol = {
+            None: f"default protocol (k-fold: {folds})",
+            "kfold": f"kfold {folds}",
+            "holdout": f"holdout 1/{self.protocol.folds or DEFAULT_FOLDS}",
+        }.get(self.protocol.kind, str(self.protocol.kind))
         return (
             f"{methods} on {self.dataset.name} [{data}], {protocol}, split seed "
             f"{self.protocol.split_seed}, {self.device}"
@@ -343,7 +419,9 @@ class ExperimentSpec:
 
 
 def _changed(settings: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={_text(v)}" for k, v in sorted(settings.items()) if defaults.get(k) != v)
+    return ", ".join(
+        f"{k}={_text(v)}" for k, v in sorted(settings.items()) if _text(defaults.get(k)) != _text(v)
+    )
 
 
 def _text(value: Any) -> str:

@@ -61,7 +61,7 @@ def _dataset(spec: ExperimentSpec, options: dict[str, Any]) -> DatasetSpec:
 
 def _methods(spec: ExperimentSpec, options: dict[str, Any]) -> tuple[MethodSpec, ...]:
     names = split_names(options.get("methods") or ()) or [m.name for m in spec.methods]
-    kept = {m.name: m.settings for m in spec.methods}
+    kept = {m.name: m.given for m in spec.methods}
     texts = parse_overrides(options.get("overrides") or ())
     known = {name: set(METHODS.get(name).defaults) for name in names}
     for key in texts:
@@ -88,7 +88,7 @@ def apply_options(spec: ExperimentSpec, **options: Any) -> ExperimentSpec:
     Options (all optional, None or empty = keep): dataset, data_options, data_dir,
     ground_truth, methods, overrides, protocol, folds, split_seed, val_fraction, seeds,
     sdr_radii (text), sdr_operator, aggregation, uncertainty, alpha, calibration_fraction,
-    device, results_dir, tracking_uri.
+    device, results_dir, tracking_uri, recipe.
     """
     get = options.get
     seeds = tuple(get("seeds") or ()) or spec.seeds
@@ -139,4 +139,15 @@ def apply_options(spec: ExperimentSpec, **options: Any) -> ExperimentSpec:
             },
         ),
         device=get("device") or spec.device,
+        recipe=_recipe(spec, options),
     )
+
+
+def _recipe(spec: ExperimentSpec, options: dict[str, Any]) -> str | None:
+    """``--recipe`` if given; else the spec's where the dataset stays the same; else None
+    (the new dataset's default, chosen by device)."""
+    if options.get("recipe"):
+        return str(options["recipe"])
+    same = (options.get("dataset") or spec.dataset.name) == spec.dataset.name
+    device_changed = options.get("device") not in (None, spec.device)
+    return spec.recipe if same and not device_changed and spec.recipe_chosen else None

@@ -10,6 +10,7 @@ Layout (every section and key optional; what is left out takes the spec's defaul
     uncertainty: {method: null, alpha: 0.1, calibration_fraction: 0.2}
     tracking: {uri: null, results_dir: results}
     device: auto
+    recipe: cpu          # datasets with recipes only (spec.recipes); none: the defaults
 
 An unknown key is refused with a did-you-mean sentence naming the file and the key; a bad
 value with the spec's own sentence, prefixed by the file.
@@ -49,7 +50,7 @@ SECTIONS: dict[str, type] = {
     "uncertainty": UncertaintySpec,
     "tracking": TrackingSpec,
 }
-TOP_KEYS = (*SECTIONS, "methods", "seeds", "device")
+TOP_KEYS = (*SECTIONS, "methods", "seeds", "device", "recipe")
 
 
 def _keys(source: str, where: str, data: Any, known: list[str]) -> dict[str, Any]:
@@ -90,6 +91,8 @@ def spec_from_dict(data: Any, source: str = "the experiment") -> ExperimentSpec:
             values["seeds"] = tuple(seeds) if isinstance(seeds, (list, tuple)) else (seeds,)
         if "device" in top:
             values["device"] = top["device"]
+        if top.get("recipe") is not None:
+            values["recipe"] = str(top["recipe"])
         return ExperimentSpec(**values)
     except LandmarkBenchError as exc:
         if str(exc).startswith(f"In {source}:"):
