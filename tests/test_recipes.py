@@ -135,6 +135,9 @@ def test_the_recipe_is_announced_stored_and_named_in_the_table(workdir: Path, ca
     rows = [line for line in out.splitlines() if "one_hot" in line and line.startswith("|")]
     names = sorted(r.split(" | ")[0].replace("⚠ ", "") for r in rows)  # tiny net: flagged
     assert names == ["| one_hot", "| one_hot (cpu)"], out
+    # minutes of training per model, from the fold records (a 1-epoch model: well under 1)
+    assert "Train min/model |" in out
+    assert all(0.0 <= float(r.rstrip(" |").rsplit("| ", 1)[1]) < 1.0 for r in rows), rows
 
 
 def test_every_real_dataset_with_recipes_is_registered() -> None:

@@ -148,6 +148,20 @@ class Row:
         label = self.name if same == 1 else f"{self.name} [{self.config_hash}]"
         return f"{FLAG} {label}" if self.flagged else label
 
+    def train_minutes(self) -> float | None:
+        """Minutes of training per trained model, mean over the row's folds and seeds: the
+        training loop's time (epochs and their validation), an ensemble's members summed;
+        None for methods without a training loop (e.g. the mean shape)."""
+        values = []
+        for run in self.runs:
+            for record in run.fold_json.values():
+                fit = record.get("fit") or {}
+                parts = fit.get("members") or [fit]
+                seconds = [m.get("train_seconds") for m in parts]
+                if seconds and all(isinstance(v, (int, float)) for v in seconds):
+                    values.append(sum(seconds) / 60.0)
+        return float(np.mean(values)) if values else None
+
     @property
     def split_protocol(self) -> str:
         """The protocol name (``kfold``, ``official``...) of the row's split."""
@@ -348,8 +362,15 @@ def section_table(
             row_cells += extra
     bold_best(body, higher, len(FIXED_COLUMNS), eligible=[not row.flagged for row in section])
     seed_column = over_seeds and first.groups()[0][0] == "pooled"
+    timed = any(row.train_minutes() is not None for row in section)
+    if timed:
+        header.append(TRAIN_MINUTES_HEADER)
+        for row, row_cells in zip(section, body, strict=True):
+            minutes = row.train_minutes()
+            row_cells.append(DASH if minutes is None else Cell(f"{minutes:.1f}", (("", minutes),)))
     body += [
-        literature_cells(r, first.groups(), shown, point, seed_column) for r in merged(literature)
+        literature_cells(r, first.groups(), shown, point, seed_column) + ([DASH] if timed else [])
+        for r in merged(literature)
     ]
     return Table(
         caption=_caption(title, first),
@@ -359,9 +380,18 @@ def section_table(
         + _missing_notes(section)
         + failure_notes(section)
         + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else [])
-        + ([_HDR_NOTE] if any(row.regions_kind == "hdr" for row in section) else []),
+        + ([_HDR_NOTE] if any(row.regions_kind == "hdr" for row in section) else [])
+        + ([TRAIN_MINUTES_NOTE] if timed else []),
         numeric_from=len(FIXED_COLUMNS),
     )
+
+
+TRAIN_MINUTES_HEADER = "Train min/model"
+TRAIN_MINUTES_NOTE = (
+    "Train min/model: minutes of the training loop (epochs with their validation) per trained "
+    "model, mean over folds and seeds, on the machine that trained it; an ensemble's members "
+    "summed; a model reused by methods that differ only in decoding is counted for each."
+)
 
 
 def _over(group: str) -> str:
