@@ -282,6 +282,27 @@ def test_validate_tree_summarises_a_miniature_and_checks_labels(tree: Path) -> N
         ISBI2015.validate_tree(tree, colour="red")
 
 
+def test_a_training_only_tree_is_valid_with_a_note_and_a_partial_test_part_is_not(
+    tmp_path: Path,
+) -> None:
+    train_only = ISBI2015.write_fixture(
+        tmp_path / "train", case_ids=[f"{k:03d}" for k in range(1, 151)], image_shape=(24, 20)
+    )
+    assert ISBI2015.validate_tree(train_only, checksum_file="") == []
+    note = ISBI2015.validate_note(train_only)
+    assert "Test1Data (test1) and Test2Data (test2)" in note and "kfold or holdout" in note
+    # One Test1 image present: Test1 is a damaged part, its 149 missing images are problems.
+    partial = ISBI2015.write_fixture(
+        tmp_path / "partial",
+        case_ids=[f"{k:03d}" for k in range(1, 152)],
+        image_shape=(24, 20),
+    )
+    messages = {p.path: p.message for p in ISBI2015.validate_tree(partial, checksum_file="")}
+    assert "149 of 150 images are missing" in messages["RawImage/Test1Data"]
+    assert "RawImage/Test2Data" not in messages
+    assert ISBI2015.validate_note(partial).startswith("Note: Test2Data (test2) and")
+
+
 # ------------------------------------------------------------------ fixture command
 
 

@@ -116,3 +116,6 @@ def validate_command(
         )
     count = _case_count(cls, data_dir, options)
     click.echo(f"OK: {count} cases checked" if count is not None else "OK: no problems found")
+    note = getattr(cls, "validate_note", None)
+    if callable(note) and note(data_dir, **options):
+        click.echo(note(data_dir, **options))

@@ -196,6 +196,13 @@ class ISBI2015(LandmarkDataset, manifest="isbi2015"):
         return validate_tree(Path(data_dir), **options)
 
     @classmethod
+    def validate_note(cls, data_dir: Path, **options: Any) -> str | None:
+        """A sentence for a training-only tree (see ``tree.validate_note``), else None."""
+        from landmarkbench.datasets.isbi2015.tree import validate_note
+
+        return validate_note(Path(data_dir), **options)
+
+    @classmethod
     def write_fixture(
         cls,
         root: Path,

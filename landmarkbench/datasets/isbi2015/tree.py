@@ -58,10 +58,11 @@ def validate_tree(data_dir: Path, checksum_file: str | Path | None = None, **opt
     if not data_dir.is_dir():
         raise UsageError(f"ISBI 2015 data_dir '{data_dir}' is not a folder; pass the data folder.")
     problems: list[Problem] = []
-    shapes = _check_images(data_dir, problems)
+    absent = absent_test_parts(data_dir)
+    shapes = _check_images(data_dir, problems, absent)
     problems += shape_problems(shapes)
     for annotator in files.ANNOTATORS:
-        _check_annotations(data_dir, annotator, shapes, problems)
+        _check_annotations(data_dir, annotator, shapes, problems, absent)
     problems += _checksum_problems(data_dir, checksum_file)
     if options.get("cv_split_dir"):
         try:
@@ -71,13 +72,48 @@ def validate_tree(data_dir: Path, checksum_file: str | Path | None = None, **opt
     return problems
 
 
-def _check_images(data_dir: Path, problems: list) -> dict[str, tuple[int, ...]]:
-    """Presence and decoding of every image; returns the header shape of each good one."""
+def absent_test_parts(data_dir: Path) -> tuple[str, ...]:
+    """The test parts ("test1", "test2") of which neither an image nor an annotation file
+    (of any annotator) is present: a training-only copy of the release, not a damaged one.
+    Such a tree runs k-fold or hold-out protocols; the official split needs its test sets."""
+    absent = []
+    for split, (_folder, first, last) in files.SPLIT_FOLDERS.items():
+        if split == "train":
+            continue
+        ids = [f"{number:03d}" for number in range(first, last + 1)]
+        if any((data_dir / files.image_relpath(case_id)).is_file() for case_id in ids):
+            continue
+        folders = [files.annotation_folder(data_dir, a) for a in files.ANNOTATORS]
+        if any((f / f"{case_id}.txt").is_file() for f in folders for case_id in ids):
+            continue
+        absent.append(split)
+    return tuple(absent)
+
+
+def validate_note(data_dir: Path, **_options: Any) -> str | None:
+    """What ``validate`` adds to its verdict for a training-only tree (None otherwise)."""
+    absent = absent_test_parts(Path(data_dir))
+    if not absent:
+        return None
+    names = " and ".join(f"{files.SPLIT_FOLDERS[s][0]} ({s})" for s in absent)
+    return (
+        f"Note: {names} and their annotations are absent (a training-only copy), so the "
+        "official protocol has no such test set here; run --protocol kfold or holdout on it."
+    )
+
+
+def _check_images(
+    data_dir: Path, problems: list, absent: Sequence[str] = ()
+) -> dict[str, tuple[int, ...]]:
+    """Presence and decoding of every image (of the parts not ``absent``); returns the
+    header shape of each good one."""
     from landmarkbench.acquire.validation import Problem
     from landmarkbench.imageio import read_image
 
     shapes = {}
-    for folder, first, last in files.SPLIT_FOLDERS.values():
+    for split, (folder, first, last) in files.SPLIT_FOLDERS.items():
+        if split in absent:
+            continue
         missing = []
         for number in range(first, last + 1):
             relative = files.image_relpath(f"{number:03d}")
@@ -96,13 +132,18 @@ def _check_images(data_dir: Path, problems: list) -> dict[str, tuple[int, ...]]:
 
 
 def _check_annotations(
-    data_dir: Path, annotator: str, shapes: dict[str, tuple[int, ...]], problems: list
+    data_dir: Path,
+    annotator: str,
+    shapes: dict[str, tuple[int, ...]],
+    problems: list,
+    absent: Sequence[str] = (),
 ) -> None:
     from landmarkbench.acquire.validation import Problem
 
     folder = files.annotation_folder(data_dir, annotator)
     missing = []
-    for case_id in files.ALL_IDS:
+    expected = [c for c in files.ALL_IDS if files.split_of(c) not in absent]
+    for case_id in expected:
         path = folder / f"{case_id}.txt"
         relative = files.display_path(path, data_dir)
         if not path.is_file():
@@ -123,7 +164,7 @@ def _check_annotations(
     problems += missing_file_problems(
         files.display_path(folder, data_dir),
         missing,
-        len(files.ALL_IDS),
+        len(expected),
         "annotation file",
         "AnnotationsByMD.rar",
     )
