@@ -108,7 +108,9 @@ def test_bad_grid_is_refused_with_one_sentence_naming_the_file(
     assert not (workdir / "results").exists() and not (workdir / "mlflow.db").exists()
 
 
-def test_unknown_executor_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_executor_extra_is_named_with_its_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import builtins
 
     from landmarkbench.run.sweep.executor import import_extra
