@@ -286,7 +286,15 @@ def test_literature_of_an_unused_protocol_is_a_separate_table(ceph_results: Path
 
 
 def test_cli_formats_options_and_reproducibility(ceph_results: Path, capsys) -> None:
-    args = ["table", "--results-dir", str(ceph_results), "--bootstrap", "200", "--seed", "3"]
+    args = [
+        "table",
+        "--results-dir",
+        str(ceph_results),
+        "--bootstrap",
+        "200",
+        "--bootstrap-seed",
+        "3",
+    ]
     assert main([*args, "--format", "html"]) == 0
     first = capsys.readouterr().out
     assert main([*args, "--format", "html"]) == 0

@@ -26,13 +26,15 @@ tracking_uri_option = click.option(
 
 
 def bootstrap_options() -> Callable[[Any], Any]:
-    """``--bootstrap N`` (resamples of images for the MRE interval) and ``--seed``, defaulting
-    to the one bootstrap setting of ``statistics`` (the same for ``table`` and ``leaderboard``)."""
+    """``--bootstrap N`` (resamples of images for the MRE interval) and ``--bootstrap-seed``,
+    defaulting to the one bootstrap setting of ``statistics`` (the same for ``table`` and
+    ``leaderboard``, whose ``--seed`` selects training seeds)."""
     from landmarkbench.evaluation.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
     def decorate(command: Any) -> Any:
         command = click.option(
-            "--seed",
+            "--bootstrap-seed",
+            "seed",
             default=BOOTSTRAP_SEED,
             show_default=True,
             help="Seed of the bootstrap resampling.",

@@ -36,6 +36,8 @@ EXAMPLES = """Examples:
 
   landmarkbench run --method one_hot --uncertainty conformal --alpha 0.1
 
+  landmarkbench run --method subpixel --set max_epochs=2 --tag smoke
+
   landmarkbench run --dump-config > e.yaml && landmarkbench run --config e.yaml
 
   landmarkbench run --config benchmarks/experiments/default.yaml --set max_epochs=5
@@ -176,6 +178,14 @@ def _default(value) -> str:
 )
 @click.option(
     "--tracking-uri", default=None, help="MLflow store [default: sqlite database ./mlflow.db]."
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    help="Label the runs, e.g. --tag smoke (repeatable): recorded with the results, never part "
+    "of their folder or config hash; the leaderboard leaves out smoke runs by default, and "
+    "table/plot/leaderboard take --exclude-tag.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run_command(config_file: Path | None, dump_config: bool, no_progress: bool, **options) -> None:

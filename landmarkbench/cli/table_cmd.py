@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from landmarkbench.cli.filter_options import filter_options, selection_from
 from landmarkbench.cli.options import bootstrap_options, dataset_option, results_dir_option
 from landmarkbench.report.formats import FORMATS
 
@@ -14,13 +15,22 @@ from landmarkbench.report.formats import FORMATS
     "table",
     epilog="Examples:\n\n  landmarkbench table\n\n"
     "  landmarkbench table --dataset synthetic_ceph --format latex\n\n"
-    "  landmarkbench table --dataset isbi2015 --format html --bootstrap 5000 --seed 1\n\n"
+    "  landmarkbench table --method mean_shape,subpixel --gt mean --exclude-tag smoke\n\n"
+    "  landmarkbench table --wide\n\n"
+    "  landmarkbench table --dataset isbi2015 --format html --bootstrap 5000 --bootstrap-seed 1\n\n"
     "  landmarkbench table --per-landmark --format csv\n\n"
     "  landmarkbench table --grid benchmarks/grids/tiny.yaml --format latex",
 )
 @dataset_option
 @results_dir_option
 @click.option("--format", "fmt", default="markdown", show_default=True, type=click.Choice(FORMATS))
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Markdown with every column (protocol, source, ground truth on each row, units in "
+    "the headers), as CSV, LaTeX and HTML have; by default Markdown is the compact console "
+    "form (conventions once in the caption).",
+)
 @click.option(
     "--per-landmark",
     is_flag=True,
@@ -40,29 +50,41 @@ from landmarkbench.report.formats import FORMATS
     is_flag=True,
     help="Leave out the published results declared in the dataset manifest.",
 )
+@filter_options()
 def table_command(
     dataset: str,
     results_dir: Path,
     fmt: str,
+    wide: bool,
     per_landmark: bool,
     bootstrap: int,
     seed: int,
     no_literature: bool,
     grid_file: Path | None,
+    **filters,
 ) -> None:
     """Compare methods on one dataset from stored results (no retraining).
 
     Statistics come from the stored per-fold prediction files; literature rows come from
-    the dataset manifest, are labelled as such and are never bold or tested.
+    the dataset manifest, are labelled as such and are never bold or tested. --method,
+    --split, --gt, --seed, --exclude and --exclude-tag choose the runs shown.
     """
+    selection = selection_from(filters)
     if grid_file is not None:
+        from landmarkbench.errors import UsageError
+
+        if not selection.empty:
+            raise UsageError(
+                f"--grid tabulates a sweep's cells and takes no filter ({selection.describe()}); "
+                "drop the filters, or drop --grid and pass --dataset."
+            )
         from landmarkbench.cli.sweep_cmd import print_grid_tables
 
         print_grid_tables(_planned_grid(grid_file, results_dir), fmt, bootstrap, seed)
         return
     from landmarkbench.report.tables import collect_rows, literature_rows, render_table
 
-    rows, notes = collect_rows(results_dir.resolve(), dataset)
+    rows, notes = collect_rows(results_dir.resolve(), dataset, selection)
     literature = [] if no_literature else literature_rows(dataset)
     text = render_table(
         rows,
@@ -72,6 +94,7 @@ def table_command(
         bootstrap=bootstrap,
         seed=seed,
         per_landmark=per_landmark,
+        compact=fmt == "markdown" and not wide,
     )
     click.echo(text, nl=False)
     for note in notes:

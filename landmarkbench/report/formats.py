@@ -21,11 +21,13 @@ DAGGER = "†"
 
 @dataclass
 class Cell:
-    """One table cell: its text, its raw values for CSV (suffix -> value) and emphasis."""
+    """One table cell: its text, its raw values for CSV (suffix -> value) and emphasis;
+    ``links`` ((text, href) pairs) replace the text in HTML pages (the leaderboard)."""
 
     text: str
     values: tuple[tuple[str, float | str], ...] = ()
     bold: bool = False
+    links: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def plain(cls, text: str) -> Cell:

@@ -41,6 +41,17 @@ def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
     return points
 
 
+# The SDR axis ends this much beyond the largest SDR radius of the table.
+SDR_AXIS_MARGIN = 1.25
+
+
+def sdr_axis_top(radii_mm: Sequence[float], fallback: float = 10.0) -> float:
+    """Where an SDR curve's radius axis ends: the largest SDR radius times
+    ``SDR_AXIS_MARGIN`` (e.g. 5 mm for radii up to 4 mm), ``fallback`` without radii."""
+    radii = [float(r) for r in radii_mm]
+    return SDR_AXIS_MARGIN * max(radii) if radii else fallback
+
+
 def pyplot():
     import matplotlib
 

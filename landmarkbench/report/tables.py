@@ -27,6 +27,8 @@ import numpy as np
 from landmarkbench.acquire.manifest import PublishedResult
 from landmarkbench.errors import ResultsError
 from landmarkbench.evaluation.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, ImageErrors
+from landmarkbench.report.compact import compact_table
+from landmarkbench.report.filters import RunSelection, run_tags
 from landmarkbench.report.formats import (
     DAGGER,
     DASH,
@@ -141,11 +143,17 @@ class Row:
         with ⚠, never bold, never the reference of the tests."""
         return bool(self.failures["flagged"])
 
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags its runs were made with (``run --tag``), each once."""
+        return tuple(dict.fromkeys(t for run in self.runs for t in run_tags(run.record)))
+
     def label(self, section: Sequence[Row]) -> str:
-        """The name, with the config hash when ``section`` has it more than once, marked
-        ⚠ when the row is flagged (``flagged``)."""
+        """The name, with the config hash when ``section`` has it more than once and its
+        tags (``#smoke``), marked ⚠ when the row is flagged (``flagged``)."""
         same = sum(r.name == self.name for r in section)
         label = self.name if same == 1 else f"{self.name} [{self.config_hash}]"
+        label += "".join(f" #{tag}" for tag in self.tags)
         return f"{FLAG} {label}" if self.flagged else label
 
     def train_minutes(self) -> float | None:
@@ -205,24 +213,34 @@ class Row:
         return int(np.isnan(errors.pe).sum()), int(errors.pe.size)
 
 
-def collect_rows(results_dir: Path, dataset: str) -> tuple[list[Row], list[str]]:
-    """Rows of complete runs for ``dataset`` and notes about runs left out.
+def collect_rows(
+    results_dir: Path, dataset: str, selection: RunSelection | None = None
+) -> tuple[list[Row], list[str]]:
+    """Rows of complete runs for ``dataset`` (those ``selection`` keeps) and notes about
+    runs left out.
 
     A damaged summary or prediction file leaves its run out with a note naming the file.
 
     Raises:
         ResultsError: if no complete, readable result is stored for the dataset.
+        UsageError: for a ``selection`` value matching no stored run (``RunSelection``).
     """
     runs, notes = read_runs(results_dir, dataset)
+    if selection is not None:
+        runs = selection.apply(runs, f"of dataset {dataset!r} under '{results_dir}'")
+    return rows_of(runs), notes
+
+
+def rows_of(runs: Sequence[StoredRun]) -> list[Row]:
+    """Runs grouped into rows: one per (method, config, convention key), seeds pooled."""
     groups: dict[tuple[str, str, Conventions], list[StoredRun]] = defaultdict(list)
     for run in runs:
         identity = run.identity
         groups[(identity.method, identity.config_hash, run.conventions)].append(run)
-    rows = [
+    return [
         Row(method, config, conventions.split_id, conventions, _by_seed(members))
         for (method, config, conventions), members in sorted(groups.items())
     ]
-    return rows, notes
 
 
 def _by_seed(runs: list[StoredRun]) -> list[StoredRun]:
@@ -252,7 +270,7 @@ def outcome_table(results_dir: Path, dataset: str, identities: Sequence[RunIdent
         return "No complete run to tabulate yet (see the failed folds below)."
     wanted = {identity.key for identity in identities}
     shown = [row for row in rows if any(run.identity.key in wanted for run in row.runs)]
-    return render_table(shown or rows, "markdown")
+    return render_table(shown or rows, "markdown", compact=True)
 
 
 def render_table(
@@ -264,6 +282,7 @@ def render_table(
     bootstrap: int | None = None,
     seed: int | None = None,
     per_landmark: bool = False,
+    compact: bool = False,
 ) -> str:
     """Render rows (and literature rows) as Markdown, LaTeX, CSV or HTML tables.
 
@@ -276,6 +295,8 @@ def render_table(
             setting of ``bootstrap_setting``).
         seed: Seed of the bootstrap (None: ``bootstrap_setting``'s).
         per_landmark: One row per landmark, methods as columns, instead.
+        compact: The console form (``report.compact``): conventions once in the caption,
+            short headers, caption and notes wrapped; the wide form otherwise.
 
     Raises:
         ResultsError: for ``per_landmark`` on multi-instance results.
@@ -300,7 +321,7 @@ def render_table(
     if leftover and not per_landmark:
         for protocol in dict.fromkeys(p.protocol for p in leftover):
             tables.append(literature_table([p for p in leftover if p.protocol == protocol], title))
-    return render(tables, fmt)
+    return render([compact_table(t) for t in tables] if compact else tables, fmt)
 
 
 def sections(rows: Sequence[Row]) -> list[list[Row]]:

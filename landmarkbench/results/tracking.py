@@ -28,6 +28,11 @@ RUN_KEY_TAG = "landmarkbench.run_key"
 FOLD_TAG = "landmarkbench.fold"
 CONVENTION_TAG = "landmarkbench.convention_key"
 LIVE_TAG = "landmarkbench.live"
+# A parent run's name before any suffix (run_title): runs sharing it get told apart.
+TITLE_TAG = "landmarkbench.title"
+TAGS_TAG = "landmarkbench.tags"
+# MLflow shows this tag as the run's description.
+DESCRIPTION_TAG = "mlflow.note.content"
 EXPERIMENT_PREFIX = "landmarkbench"
 
 
@@ -200,6 +205,100 @@ def flatten_params(params: Mapping[str, Any]) -> dict[str, str]:
 EXPERIMENT_FILE = "experiment.yaml"
 
 
+# ------------------------------------------------------------------ run names
+
+
+def run_title(method: str, record: Mapping[str, Any]) -> str:
+    """A parent run's name before any suffix: the method with its recipe and marks
+    (``results.summary.run_name``), the training seed and the run's tags, e.g.
+    ``subpixel (cpu) seed 0 #smoke``."""
+    from landmarkbench.results.summary import run_name
+
+    tags = "".join(f" #{t}" for t in record.get("tags") or ())
+    return f"{run_name(method, record)} seed {record.get('seed')}{tags}"
+
+
+def run_description(method: str, record: Mapping[str, Any]) -> str:
+    """The run's protocol in a sentence (MLflow's description of the parent run)."""
+    from landmarkbench.results.summary import run_name
+
+    dataset = record.get("dataset", {})
+    protocol = record.get("protocol", {})
+    metric = record.get("metric", {})
+    options = ", ".join(f"{k}={v}" for k, v in sorted((dataset.get("options") or {}).items()))
+    version = f" v{dataset['version']}" if dataset.get("version") is not None else ""
+    params = protocol.get("params") or {}
+    shape = f"{params['folds']} folds, " if "folds" in params else ""
+    if "sdr_operator" in metric:
+        radii = ", ".join(f"{float(r):g}" for r in metric.get("sdr_radii_mm", []))
+        scoring = (
+            f"SDR counted with PE {metric['sdr_operator']} r at r = {radii} mm, "
+            f"{metric.get('aggregation', 'pooled')} over images"
+        )
+    else:
+        radius, unit = metric.get("match_radius"), metric.get("match_unit")
+        scoring = f"instances matched within {radius} {unit}"
+    regions = record.get("uncertainty") or {}
+    extra = f", {regions['method']} regions at alpha {regions.get('alpha')}" if regions else ""
+    tags = f" Tags: {', '.join(record['tags'])}." if record.get("tags") else ""
+    return (
+        f"{run_name(method, record)}, training seed {record.get('seed')}, on "
+        f"{dataset.get('name')}{version}"
+        + (f" ({options})" if options else "")
+        + f", ground truth {dataset.get('ground_truth')}: {protocol.get('name')} protocol "
+        f"({shape}split {protocol.get('split_id')}), inner validation "
+        f"{100 * float(record.get('val_fraction', 0)):g} % of each training part{extra}; "
+        f"point error in mm on the original grid, {scoring}; config {record.get('config_hash')}"
+        f", conventions {record.get('convention_key')}, code {record.get('code_version')}." + tags
+    )
+
+
+# What tells two runs of one title apart, in the order shown: (label, param key).
+_DISTINCT = (
+    ("cfg", "config_hash"),
+    ("split", "protocol.split_id"),
+    ("gt", "dataset.ground_truth"),
+    ("SDR", "metric.sdr_operator"),
+    ("radii", "metric.sdr_radii_mm"),
+    ("agg", "metric.aggregation"),
+    ("data", "dataset.options"),
+)
+
+
+def distinct_names(params_by_run: Mapping[str, Mapping[str, str]], title: str) -> dict[str, str]:
+    """Names for runs sharing ``title``: the title with what differs between them (config
+    hash, split, ground truth, SDR operator, radii, aggregation, dataset options), e.g.
+    ``subpixel seed 0 [cfg 1a2b3c]``; a lone run keeps the bare title.
+
+    ``params_by_run``: run id -> the run's logged params (``flatten_params`` of its record).
+    """
+    if len(params_by_run) < 2:
+        return {run_id: title for run_id in params_by_run}
+
+    def value(params: Mapping[str, str], key: str) -> str:
+        if key == "dataset.options":
+            found = {k: v for k, v in params.items() if k.startswith("dataset.options.")}
+            return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in sorted(found.items()))
+        return params.get(key, "")
+
+    shown = [
+        (label, key)
+        for label, key in _DISTINCT
+        if len({value(p, key) for p in params_by_run.values()}) > 1
+    ]
+    names = {}
+    for run_id, params in params_by_run.items():
+        parts = []
+        for label, key in shown:
+            text = value(params, key)
+            text = text[:6] if label == "cfg" else text
+            parts.append(f"{label} {text}")
+        if not parts:  # another convention: its key
+            parts = [f"conventions {params.get('convention_key', run_id[:8])}"]
+        names[run_id] = f"{title} [{', '.join(parts)}]"
+    return names
+
+
 class Tracker:
     """Logs benchmark runs to MLflow through ``MlflowClient`` (no global active run)."""
 
@@ -264,24 +363,50 @@ class Tracker:
         run_name: str,
         params: Mapping[str, Any],
         tags: Mapping[str, str] | None = None,
+        description: str | None = None,
     ) -> tuple[str, str]:
         """(id, status) of the parent run for ``run_key``, created (with params) if
-        missing; a new run's status is RUNNING."""
+        missing; a new run's status is RUNNING.
+
+        ``run_name`` is the title (``run_title``); parent runs of this experiment that share
+        it are renamed by ``distinct_names`` so that no two show the same name. The run's
+        description (``description``) and its ``record["tags"]`` are (re)set every time.
+        """
         found = self._search(f"tags.`{RUN_KEY_TAG}` = '{_quoted(run_key)}'")
         parents = [r for r in found if FOLD_TAG not in r.data.tags]
+        labels = {TITLE_TAG: run_name}
+        if description:
+            labels[DESCRIPTION_TAG] = description
+        if params.get("tags"):
+            labels[TAGS_TAG] = ",".join(map(str, params["tags"]))
         if parents:
-            return parents[0].info.run_id, parents[0].info.status
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=run_name,
-            tags=self._tags({RUN_KEY_TAG: run_key, **(tags or {})}),
-        )
-        try:
-            self._log_params(run.info.run_id, params)
-        except BaseException:
-            self.fail_if_running(run.info.run_id)
-            raise
-        return run.info.run_id, "RUNNING"
+            run_id, status = parents[0].info.run_id, parents[0].info.status
+            for key, value in labels.items():
+                if parents[0].data.tags.get(key) != value:
+                    self.client.set_tag(run_id, key, value)
+        else:
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=run_name,
+                tags=self._tags({RUN_KEY_TAG: run_key, **labels, **(tags or {})}),
+            )
+            run_id, status = run.info.run_id, "RUNNING"
+            try:
+                self._log_params(run_id, params)
+            except BaseException:
+                self.fail_if_running(run_id)
+                raise
+        self._name_apart(run_name)
+        return run_id, status
+
+    def _name_apart(self, title: str) -> None:
+        """Rename the parent runs titled ``title`` so that their names differ."""
+        found = self._search(f"tags.`{TITLE_TAG}` = '{_quoted(title)}'")
+        parents = {r.info.run_id: r for r in found if FOLD_TAG not in r.data.tags}
+        names = distinct_names({i: r.data.params for i, r in parents.items()}, title)
+        for run_id, name in names.items():
+            if parents[run_id].info.run_name != name:
+                self.client.update_run(run_id, name=name)
 
     def status(self, run_id: str) -> str:
         return self.client.get_run(run_id).info.status
@@ -408,6 +533,25 @@ class TrackedRun:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    experiment_id: str = ""
+    name: str = ""
+
+
+def run_page_url(ui_url: str, run: TrackedRun) -> str:
+    """The run's page in the MLflow UI served at ``ui_url`` (e.g. http://127.0.0.1:5000)."""
+    return f"{ui_url.rstrip('/')}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
+
+
+def compare_runs_url(ui_url: str, runs: Sequence[TrackedRun]) -> str:
+    """The MLflow UI's comparison page of ``runs``: their params and metrics side by side."""
+    import json
+    from urllib.parse import quote
+
+    ids = json.dumps([r.run_id for r in runs], separators=(",", ":"))
+    experiments = json.dumps(
+        list(dict.fromkeys(r.experiment_id for r in runs)), separators=(",", ":")
+    )
+    return f"{ui_url.rstrip('/')}/#/compare-runs?runs={quote(ids)}&experiments={quote(experiments)}"
 
 
 def find_runs(
@@ -468,6 +612,8 @@ def find_runs(
                     params=dict(run.data.params),
                     metrics=dict(run.data.metrics),
                     tags=tags,
+                    experiment_id=run.info.experiment_id,
+                    name=run.info.run_name or "",
                 )
             )
     return sorted(found, key=lambda r: (r.run_key, r.fold or ""))

@@ -315,6 +315,8 @@ class BenchmarkRun:
         }
         if self.request.uncertainty is not None:
             record["uncertainty"] = self._uncertainty_settings()
+        if self.request.spec.tags:  # labels only: neither in the hash nor the conventions
+            record["tags"] = list(self.request.spec.tags)
         record["convention_key"] = convention_key(record)
         return record
 
@@ -354,7 +356,13 @@ class BenchmarkRun:
         return clean_dead_folders([*run_folders(self.root), *models], stop_at=self.root)
 
     def _execute_locked(self, run_dir: Path, device: str) -> RunOutcome:
-        from landmarkbench.results.tracking import CONVENTION_TAG, Tracker, resolve_tracking_uri
+        from landmarkbench.results.tracking import (
+            CONVENTION_TAG,
+            Tracker,
+            resolve_tracking_uri,
+            run_description,
+            run_title,
+        )
 
         remove_stale_staging(run_dir)
         for fold in self.split.folds:  # stored folds of an earlier layout: refused first
@@ -365,9 +373,10 @@ class BenchmarkRun:
         record = self.protocol_record()
         parent, status = tracker.parent_run(
             self.identity.key,
-            f"{self.request.method} seed {self.request.seed}",
+            run_title(self.request.method, record),
             record,
             tags={CONVENTION_TAG: record["convention_key"]},
+            description=run_description(self.request.method, record),
         )
         try:
             return self._run_folds(tracker, parent, status, record, run_dir, device)

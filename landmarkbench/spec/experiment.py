@@ -284,11 +284,15 @@ class ExperimentSpec:
     recipe: str | None = None
     # Whether the recipe was chosen (file, --recipe) rather than by the device; not identity.
     recipe_chosen: bool = field(default=True, compare=False, repr=False)
+    # Labels of the runs (run --tag smoke), recorded with their results; never part of a
+    # run's folder or config hash (reports filter on them: report.filters).
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", tuple(self.methods))
         self._apply_recipe()
         object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "tags", _checked_tags(self.tags))
         if not self.methods:
             raise UsageError("The experiment names no method; add e.g. --method mean_shape.")
         names = [m.name for m in self.methods]
@@ -387,6 +391,8 @@ class ExperimentSpec:
             "device": self.device,
             # Only where the dataset has recipes, so that other experiments keep their hash.
             **({"recipe": self.recipe} if self.recipe is not None else {}),
+            # Only when given, so that untagged experiments keep their hash.
+            **({"tags": list(self.tags)} if self.tags else {}),
         }
 
     def canonical_json(self) -> str:
@@ -416,6 +422,20 @@ class ExperimentSpec:
             f"{methods} on {self.dataset.name} [{data}], {protocol}, split seed "
             f"{self.protocol.split_seed}, {self.device}"
         )
+
+
+def _checked_tags(tags: Any) -> tuple[str, ...]:
+    """Tags as a tuple of distinct words (letters, digits, '_', '-', '.')."""
+    import re
+
+    values = (tags,) if isinstance(tags, str) else tuple(tags or ())
+    for tag in values:
+        if not isinstance(tag, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", tag):
+            raise UsageError(
+                f"Tag {tag!r} is not a word; tags are letters, digits, '_', '-' or '.', "
+                "e.g. --tag smoke."
+            )
+    return tuple(dict.fromkeys(values))
 
 
 def _changed(settings: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:

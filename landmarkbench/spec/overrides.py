@@ -88,7 +88,7 @@ def apply_options(spec: ExperimentSpec, **options: Any) -> ExperimentSpec:
     Options (all optional, None or empty = keep): dataset, data_options, data_dir,
     ground_truth, methods, overrides, protocol, folds, split_seed, val_fraction, seeds,
     sdr_radii (text), sdr_operator, aggregation, uncertainty, alpha, calibration_fraction,
-    device, results_dir, tracking_uri, recipe.
+    device, results_dir, tracking_uri, recipe, tags (added to the spec's).
     """
     get = options.get
     seeds = tuple(get("seeds") or ()) or spec.seeds
@@ -140,6 +140,7 @@ def apply_options(spec: ExperimentSpec, **options: Any) -> ExperimentSpec:
         ),
         device=get("device") or spec.device,
         recipe=_recipe(spec, options),
+        tags=(*spec.tags, *split_names(get("tags") or ())),
     )
 
 

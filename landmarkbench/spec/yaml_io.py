@@ -11,6 +11,7 @@ Layout (every section and key optional; what is left out takes the spec's defaul
     tracking: {uri: null, results_dir: results}
     device: auto
     recipe: cpu          # datasets with recipes only (spec.recipes); none: the defaults
+    tags: [smoke]        # labels recorded with the results (reports filter on them)
 
 An unknown key is refused with a did-you-mean sentence naming the file and the key; a bad
 value with the spec's own sentence, prefixed by the file.
@@ -50,7 +51,7 @@ SECTIONS: dict[str, type] = {
     "uncertainty": UncertaintySpec,
     "tracking": TrackingSpec,
 }
-TOP_KEYS = (*SECTIONS, "methods", "seeds", "device", "recipe")
+TOP_KEYS = (*SECTIONS, "methods", "seeds", "device", "recipe", "tags")
 
 
 def _keys(source: str, where: str, data: Any, known: list[str]) -> dict[str, Any]:
@@ -93,6 +94,9 @@ def spec_from_dict(data: Any, source: str = "the experiment") -> ExperimentSpec:
             values["device"] = top["device"]
         if top.get("recipe") is not None:
             values["recipe"] = str(top["recipe"])
+        if top.get("tags") is not None:
+            tags = top["tags"]
+            values["tags"] = tuple(tags) if isinstance(tags, (list, tuple)) else (tags,)
         return ExperimentSpec(**values)
     except LandmarkBenchError as exc:
         if str(exc).startswith(f"In {source}:"):
