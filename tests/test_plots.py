@@ -5,18 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from landmarkbench.cli.main import main
 from landmarkbench.cli.plot_cmd import plot_command
 from landmarkbench.report.plots import (
-    landmark_boxplots,
+    all_plots,
+    landmark_heatmaps,
     prediction_overlays,
     sdr_curves,
     sigma_ellipses,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_WIDTH_PX = 1600  # issue 14: every figure readable at 1600 px
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from the PNG header (IHDR)."""
+    data = Path(path).read_bytes()[:24]
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def _assert_pngs(paths: list[Path]) -> None:
@@ -25,6 +34,7 @@ def _assert_pngs(paths: list[Path]) -> None:
         data = Path(path).read_bytes()
         assert len(data) > 1000, path
         assert data[:8] == PNG_SIGNATURE, path
+        assert png_size(path)[0] <= MAX_WIDTH_PX, (path, png_size(path))
     leftovers = list(Path(paths[0]).parent.glob(".*.tmp"))
     assert not leftovers
 
@@ -57,7 +67,7 @@ def test_2d_plots(results_2d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LANDMARKBENCH_CACHE", str(results_2d.parent / "cache"))
     out = tmp_path / "plots"
     _assert_pngs(sdr_curves(results_2d, "synthetic_ceph", out))
-    _assert_pngs(landmark_boxplots(results_2d, "synthetic_ceph", out))
+    _assert_pngs(landmark_heatmaps(results_2d, "synthetic_ceph", out))
     overlays = prediction_overlays(results_2d, "synthetic_ceph", out, n_cases=2)
     assert len(overlays) == 2
     _assert_pngs(overlays)
@@ -106,7 +116,7 @@ def test_plot_command(results_2d: Path, tmp_path: Path, monkeypatch: pytest.Monk
     )
     names = sorted(p.name for p in out.glob("*.png"))
     assert "synthetic_ceph_sdr_curves.png" in names
-    assert "synthetic_ceph_landmark_boxplots.png" in names
+    assert "synthetic_ceph_landmarks.png" in names
     assert sum("_overlay_" in n for n in names) == 1
     _assert_pngs(list(out.glob("*.png")))
 
@@ -170,7 +180,47 @@ def test_3d_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0
     results, out = tmp_path / "results", tmp_path / "plots"
     _assert_pngs(sdr_curves(results, "synthetic_ct", out))
-    _assert_pngs(landmark_boxplots(results, "synthetic_ct", out))
+    _assert_pngs(landmark_heatmaps(results, "synthetic_ct", out))
     overlays = prediction_overlays(results, "synthetic_ct", out, n_cases=1)
     assert len(overlays) == 1 and overlays[0].name.endswith("_mean_shape.png")
     _assert_pngs(overlays)
+    _with_training_history(results)
+    every = all_plots(results, "synthetic_ct", tmp_path / "all", n_cases=1)
+    assert any("_training_" in p.name for p in every)
+    _assert_pngs(every)
+
+
+def _with_training_history(results: Path, epochs: int = 12) -> None:
+    """Give every stored fold a training history and a best epoch, as a trained method's
+    fold.json has them (mean_shape has none), the best epoch the last in fold 0."""
+    for fold_file in results.glob("*/*/*__*/seed_*/fold_*/fold.json"):
+        record = json.loads(fold_file.read_text())
+        index = record["fold"]["index"]
+        loss = [10.0 / (e + 1 + index) for e in range(epochs)]
+        val = [5.0 / (e + 1) + 0.1 * max(0, e - 8) for e in range(epochs)]
+        best = epochs - 1 if index == 0 else int(np.argmin(val))
+        record["history"] = {"train_loss": loss, "val_error": val}
+        record["fit"] = {**(record.get("fit") or {}), "best_epoch": best, "epochs_run": epochs}
+        fold_file.write_text(json.dumps(record))
+
+
+def test_training_curves_mark_the_best_epoch(
+    results_2d: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training figure exists for runs with a history and counts late best epochs;
+    every figure of --kind all stays within 1600 px (sizes written for the note)."""
+    import shutil
+
+    from landmarkbench.report.plot_training import training_curves
+
+    monkeypatch.setenv("LANDMARKBENCH_CACHE", str(results_2d.parent / "cache"))
+    copy = tmp_path / "results"
+    shutil.copytree(results_2d, copy)
+    assert training_curves(copy, "synthetic_ceph", tmp_path / "none") == []  # no history
+    _with_training_history(copy)
+    [path] = training_curves(copy, "synthetic_ceph", tmp_path / "curves")
+    assert path.name == "synthetic_ceph_training_mean_shape_seed0.png"
+    _assert_pngs([path])
+    every = all_plots(copy, "synthetic_ceph", tmp_path / "all", n_cases=1)
+    _assert_pngs(every)
+    assert {p.name.split("_")[2] for p in every} >= {"sdr", "landmarks.png", "training"}

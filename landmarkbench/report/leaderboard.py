@@ -33,6 +33,7 @@ from landmarkbench.errors import ResultsError
 from landmarkbench.report.filters import LEADERBOARD_EXCLUDED_TAGS, RunSelection
 from landmarkbench.report.formats import DASH, Cell, Table
 from landmarkbench.report.literature import FIXED_COLUMNS
+from landmarkbench.report.plot_common import split_label as run_split_label
 from landmarkbench.report.ranking import RANK_NOTE, Ranked, rank_rows
 from landmarkbench.report.regions_table import conformal_per_landmark_table, conformal_table
 from landmarkbench.report.sdr_svg import row_sdr_curve, sdr_curves, sdr_svg
@@ -106,18 +107,8 @@ def lookup_run_ids(tracking_uri: str | None, keys: Sequence[str]) -> dict[str, s
 
 
 def split_label(row: Row) -> str:
-    """The split in words: protocol, folds (or test sets), cases and ground truth, e.g.
-    ``kfold, 5 folds, 100 cases, gt mean`` or ``official, test1 150 + test2 100 cases``."""
-    run = row.runs[0]
-    tested = {
-        fold: len(record.get("test_ids", [])) for fold, record in sorted(run.fold_json.items())
-    }
-    folds = list(run.summary["folds_expected"])
-    if row.split_protocol in ("official",):
-        shape = " + ".join(f"{f} {tested.get(f, '?')}" for f in folds) + " cases"
-    else:
-        shape = f"{len(folds)} fold{'s' if len(folds) != 1 else ''}, {sum(tested.values())} cases"
-    return f"{row.split_protocol}, {shape}, gt {row.ground_truth}"
+    """The row's split in words (``plot_common.split_label`` of its first run)."""
+    return run_split_label(row.runs[0])
 
 
 def _conventions_text(row: Row) -> str:

@@ -14,23 +14,85 @@ import numpy as np
 
 from landmarkbench.atomic_io import write_atomically
 from landmarkbench.errors import ResultsError
-from landmarkbench.results.store import StoredRun, read_runs
+from landmarkbench.report.filters import RunSelection
+from landmarkbench.results.store import Conventions, StoredRun, read_runs
 
-__all__ = ["StoredRun", "load_runs"]
+__all__ = ["StoredRun", "by_conventions", "figure_title", "load_runs", "split_label"]
+
+# Font sizes of every figure, in points (at the 110 dpi of save_png, 1 pt = 1.53 px): titles
+# 11 pt (17 px), axis labels and text 10 pt (15 px), ticks and legends 9 pt (14 px), values
+# written in heat-map cells 8 pt (12 px). Figures are at most FIGURE_MAX_WIDTH_PX wide.
+FONT_SIZES = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "figure.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+}
+CELL_FONT_SIZE = 8
+DPI = 110
+FIGURE_MAX_WIDTH_PX = 1600
+MAX_WIDTH_IN = 14.0  # 1540 px at DPI, leaving room for tight bounding boxes
+
+
+def split_label(run: StoredRun) -> str:
+    """A run's split in words: protocol, folds (or test sets), cases and ground truth, e.g.
+    ``kfold, 5 folds, 100 cases, gt mean`` or ``official, test1 150 + test2 100 cases``."""
+    conventions = run.conventions
+    tested = {f: len(r.get("test_ids", [])) for f, r in sorted(run.fold_json.items())}
+    folds = list(run.summary["folds_expected"])
+    if conventions.protocol == "official":
+        shape = " + ".join(f"{f} {tested.get(f, '?')}" for f in folds) + " cases"
+    else:
+        shape = f"{len(folds)} fold{'s' if len(folds) != 1 else ''}, {sum(tested.values())} cases"
+    return f"{conventions.protocol}, {shape}, gt {conventions.ground_truth}"
+
+
+def figure_title(dataset: str, run: StoredRun, what: str) -> str:
+    """A figure's title: what it shows, the dataset, the split (in words and its id) and
+    the evaluation conventions of ``run`` (every run of the figure shares them)."""
+    conventions = run.conventions
+    operator = conventions.get("sdr_operator")
+    scoring = (
+        f"SDR {operator}, {conventions.get('aggregation', 'pooled')}"
+        if operator is not None
+        else f"matching {conventions.get('match_radius')} {conventions.get('match_unit', 'px')}"
+    )
+    return (
+        f"{dataset}: {what}\n{split_label(run)} ({conventions.split_id}), {scoring}, "
+        f"conventions {conventions.key}"
+    )
+
+
+def by_conventions(runs: Sequence[StoredRun]) -> dict[Conventions, list[StoredRun]]:
+    """Runs grouped by their conventions (split, ground truth, SDR...), first seen first:
+    runs of one group are comparable and share a figure or panel."""
+    groups: dict[Conventions, list[StoredRun]] = {}
+    for run in runs:
+        groups.setdefault(run.conventions, []).append(run)
+    return groups
+
 
 TRUTH_COLOR = "tab:green"
 PRED_COLOR = "tab:red"
 
 
-def load_runs(results_dir: Path, dataset: str) -> list[StoredRun]:
-    """The stored point-data runs of ``dataset`` that have at least one finished fold, read
-    by ``results.store.read_runs`` (runs with a damaged file are left out; the ``plot``
-    command prints why).
+def load_runs(
+    results_dir: Path, dataset: str, selection: RunSelection | None = None
+) -> list[StoredRun]:
+    """The stored point-data runs of ``dataset`` that have at least one finished fold and
+    that ``selection`` keeps, read by ``results.store.read_runs`` (runs with a damaged file
+    are left out; the ``plot`` command prints why).
 
     Raises:
         ResultsError: if no run of ``dataset`` with point predictions is stored.
+        UsageError: for a ``selection`` value matching no stored run.
     """
     runs, _ = read_runs(Path(results_dir), dataset, complete_only=False)
+    if selection is not None:
+        runs = selection.apply(runs, f"of dataset {dataset!r} under '{results_dir}'")
     points = [run for run in runs if not run.multi_instance]
     if not points:
         raise ResultsError(
@@ -58,6 +120,7 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update(FONT_SIZES)
     return plt
 
 
@@ -70,7 +133,7 @@ def save_png(fig: Any, path: Path) -> Path:
     plt = pyplot()
     try:
         write_atomically(
-            path, lambda handle: fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+            path, lambda handle: fig.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
         )
     finally:
         plt.close(fig)

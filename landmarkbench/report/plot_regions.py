@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from landmarkbench.report.filters import RunSelection
 from landmarkbench.report.plot_common import (
     PLANES,
     StoredRun,
     case_points,
+    figure_title,
     load_dataset,
     load_runs,
     pyplot,
@@ -37,10 +39,12 @@ from landmarkbench.uncertainty.region_records import (
 )
 
 
-def _runs_with_regions(results_dir: Path, dataset: str) -> list[StoredRun]:
+def _runs_with_regions(
+    results_dir: Path, dataset: str, selection: RunSelection | None
+) -> list[StoredRun]:
     return [
         run
-        for run in load_runs(results_dir, dataset)
+        for run in load_runs(results_dir, dataset, selection)
         if any((run.fold_dir(fold) / MASKS_FILE).is_file() for fold in run.folds)
     ]
 
@@ -83,17 +87,22 @@ def _title(run: StoredRun, regions: Any, index: int) -> str:
 
 
 def conformal_region_plots(
-    results_dir: Path, dataset: str, out_dir: Path, n_cases: int = 4
+    results_dir: Path,
+    dataset: str,
+    out_dir: Path,
+    n_cases: int = 4,
+    selection: RunSelection | None = None,
 ) -> list[Path]:
     """Prediction regions (conformal or hdr; outlines, one colour per landmark) with truth
     and prediction.
 
-    One PNG per (case, run with regions): 2D, the whole image; 3D, one row per landmark
-    with the three orthogonal slices through the truth. Returns ``[]`` when no stored run
+    One PNG per (case, run with regions): 2D, the whole image with a key naming each
+    landmark's colour; 3D, one row per landmark (named in its colour) with the three
+    orthogonal slices through the truth. Returns ``[]`` when no stored run
     has regions.
     """
     plt = pyplot()
-    runs = _runs_with_regions(results_dir, dataset)
+    runs = _runs_with_regions(results_dir, dataset, selection)
     if not runs:
         return []
     data = load_dataset(runs[0].record)
@@ -110,16 +119,38 @@ def conformal_region_plots(
             spacing = np.asarray(case.spacing, dtype=float)
             pred, truth = case_points(run, case_id)
             whole = regions.whole_image
+            names = regions.landmark_names
             if image.ndim == 2:
                 fig = _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors)
+                _landmark_key(fig, names, whole, colors)
             else:
-                names = regions.landmark_names
                 fig = _figure_3d(plt, image, spacing, masks, index, pred, truth, names, colors)
             note = f" (whole image: {int(whole.sum())} landmark(s))" if whole.any() else ""
-            fig.suptitle(f"{dataset} {case_id}\n{_title(run, regions, index)}{note}", fontsize=9)
+            what = f"case {case_id}, {_title(run, regions, index)}{note}"
+            fig.suptitle(figure_title(dataset, run, what))
             name = f"{safe_name(dataset)}_regions_{safe_name(case_id)}_{safe_name(run.label)}.png"
             out.append(save_png(fig, Path(out_dir) / name))
     return out
+
+
+def _landmark_key(fig: Any, names: Sequence[str], whole: np.ndarray, colors: Any) -> None:
+    """The key of the region outlines: one colour per landmark, named (whole-image
+    regions, not drawn, marked so)."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=colors(k % 20),
+            lw=2,
+            label=f"{name}{' (whole image)' if whole[k] else ''}",
+        )
+        for k, name in enumerate(names)
+    ]
+    columns = 1 if len(names) <= 20 else 2
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.92, 0.5), ncols=columns,
+               title="region of", fontsize=8, title_fontsize=9)  # fmt: skip
 
 
 def _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors):
@@ -133,7 +164,7 @@ def _figure_2d(plt, image, spacing, masks, index, pred, truth, whole, colors):
     scatter_pairs(ax, pred, truth, 0, 1)
     ax.set_xlim(-0.5, image.shape[1] - 0.5)
     ax.set_ylim(image.shape[0] - 0.5, -0.5)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -151,7 +182,7 @@ def _figure_3d(plt, image, spacing, masks, index, pred, truth, names, colors):
             row_axis, col_axis = _grid_axes(masks, index, shown, grid.shape[1:])
             _outline(ax, region, row_axis, col_axis, colors(k % 20))
             scatter_pairs(ax, pred[k : k + 1], truth[k : k + 1], rows, cols)
-            ax.set_title(f"axis {axis} = {centre[axis]:.0f}", fontsize=7)
+            ax.set_title(f"axis {axis} = {centre[axis]:.0f}", fontsize=9)
             if j == 0:
-                ax.set_ylabel(name, fontsize=7)
+                ax.set_ylabel(f"region of {name}", fontsize=9, color=colors(k % 20))
     return fig

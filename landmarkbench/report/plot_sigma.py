@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from landmarkbench.report.filters import RunSelection
 from landmarkbench.report.plot_common import (
     PLANES,
     case_points,
+    figure_title,
     load_dataset,
     load_runs,
     pyplot,
@@ -53,7 +55,11 @@ def _ellipse(ax: Any, centre: np.ndarray, cov: np.ndarray, color: str, scale: fl
 
 
 def sigma_ellipses(
-    results_dir: Path, dataset: str, out_dir: Path, case_index: int = 0
+    results_dir: Path,
+    dataset: str,
+    out_dir: Path,
+    case_index: int = 0,
+    selection: RunSelection | None = None,
 ) -> list[Path]:
     """Learned target spreads of adaptive heatmap methods as 1- and 2-sigma ellipses.
 
@@ -64,7 +70,7 @@ def sigma_ellipses(
     no run has them.
     """
     plt = pyplot()
-    runs = load_runs(results_dir, dataset)
+    runs = load_runs(results_dir, dataset, selection)
     adaptive = []
     for run in runs:
         covs, shapes = [], []
@@ -106,7 +112,7 @@ def sigma_ellipses(
             panels = []
             for ax, (axis, rows, cols) in zip(axes, PLANES, strict=True):
                 show_image(ax, slice_at(image, axis, centre[axis]), spacing[[rows, cols]])
-                ax.set_title(f"slice axis {axis} = {centre[axis]:.0f}", fontsize=8)
+                ax.set_title(f"slice axis {axis} = {centre[axis]:.0f}")
                 panels.append((ax, (rows, cols), truth))
         colors = plt.get_cmap("tab20")
         for ax, (rows, cols), points in panels:
@@ -118,11 +124,8 @@ def sigma_ellipses(
                 for s in (1.0, 2.0):
                     _ellipse(ax, centre2, sub, colors(k % 20), s)
                 ax.plot(centre2[1], centre2[0], "+", color=colors(k % 20), ms=4)
-        fig.suptitle(
-            f"{dataset} {run.label}: learned sigma (1σ, 2σ; mean over folds, original grid) "
-            f"on {case_id}",
-            fontsize=9,
-        )
+        what = f"{run.label}, learned sigma (1σ, 2σ; mean over folds, original grid) on {case_id}"
+        fig.suptitle(figure_title(dataset, run, what))
         path = Path(out_dir) / f"{safe_name(dataset)}_sigma_{safe_name(run.label)}.png"
         out.append(save_png(fig, path))
     return out

@@ -1,6 +1,8 @@
-"""Figures from stored results: SDR curves, per-landmark PE box plots and prediction
-overlays here; learned sigma ellipses (``plot_sigma``) and conformal regions
-(``plot_regions``); ``KINDS`` names them all for ``landmarkbench plot``.
+"""Figures from stored results: SDR curves and prediction overlays here; per-landmark error
+heat maps (``plot_landmarks``), training curves (``plot_training``), learned sigma ellipses
+(``plot_sigma``) and conformal regions (``plot_regions``); ``KINDS`` names them all for
+``landmarkbench plot``. Every figure is at most 1600 px wide, with the font sizes of
+``plot_common.FONT_SIZES``, and names its dataset, split and conventions in its title.
 
 Everything is read from the results folder (``summary.json``, ``fold_*/predictions.csv``,
 ``fold_*/fold.json``) and, for overlays, from the dataset itself; nothing is retrained.
@@ -14,15 +16,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from landmarkbench.evaluation.metrics import SdrCurve
+from landmarkbench.report.filters import RunSelection
 from landmarkbench.report.plot_common import (
     PLANES,
     StoredRun,
+    by_conventions,
     case_points,
+    figure_title,
     load_dataset,
     load_runs,
     overlay_cases,
@@ -30,11 +34,15 @@ from landmarkbench.report.plot_common import (
     safe_name,
     save_png,
     scatter_pairs,
+    sdr_axis_top,
     show_image,
     slice_at,
+    split_label,
 )
+from landmarkbench.report.plot_landmarks import landmark_heatmaps
 from landmarkbench.report.plot_regions import conformal_region_plots
 from landmarkbench.report.plot_sigma import sigma_ellipses
+from landmarkbench.report.plot_training import training_curves
 
 
 def run_sdr_curve(run: StoredRun, radii_mm: Sequence[float]) -> SdrCurve:
@@ -43,89 +51,56 @@ def run_sdr_curve(run: StoredRun, radii_mm: Sequence[float]) -> SdrCurve:
 
 
 def sdr_curves(
-    results_dir: Path, dataset: str, out_dir: Path, max_radius_mm: float | None = None
+    results_dir: Path,
+    dataset: str,
+    out_dir: Path,
+    max_radius_mm: float | None = None,
+    selection: RunSelection | None = None,
 ) -> list[Path]:
-    """SDR (% of landmarks within r mm, pooled over folds) against r, one curve per run.
+    """SDR (% of landmarks within r mm, pooled over folds) against r, one curve per run
+    labelled by method and recipe, one panel (figure) per split and convention group.
 
     Counted by ``metrics.sdr_curve`` as the tables count: missing landmarks are neither
-    hits nor misses, and each legend entry says how many are missing. One figure per
-    convention key (``<dataset>_sdr_curves.png``, with the key appended when there are
-    several), since curves under other operators or ground truths are not comparable.
+    hits nor misses, and each legend entry says how many are missing. The radius axis spans
+    0 to the largest SDR radius plus a margin (``plot_common.sdr_axis_top``) unless
+    ``max_radius_mm`` is given. Files: ``<dataset>_sdr_curves.png``, with the convention key
+    appended when there are several groups (curves under other operators or ground truths
+    are not comparable).
     """
     plt = pyplot()
-    runs = load_runs(results_dir, dataset)
-    by_key: dict[Any, list[StoredRun]] = {}
-    for run in runs:
-        by_key.setdefault(run.conventions, []).append(run)
+    groups = by_conventions(load_runs(results_dir, dataset, selection))
     out = []
-    for conventions, group in by_key.items():
+    for conventions, group in groups.items():
         radii = [float(r) for r in conventions.get("sdr_radii_mm", [])]
         operator = conventions.get("sdr_operator", "<=")
-        top = max_radius_mm or max([2.5 * max(radii)] if radii else [10.0])
+        top = max_radius_mm or sdr_axis_top(radii)
         grid = np.union1d(np.linspace(0.0, top, 400), [r for r in radii if r <= top])
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(8, 5))
         for run in group:
             curve = run_sdr_curve(run, grid)
             note = curve.missing_note()
             label = f"{run.label} ({note})" if note else run.label
-            ax.plot(curve.radii_mm, curve.percent, label=label, lw=1.6)
+            ax.plot(curve.radii_mm, curve.percent, label=label, lw=1.8)
         for r in radii:
             ax.axvline(r, color="gray", ls=":", lw=0.8)
         ax.set_xlim(0, top)
         ax.set_ylim(0, 101)
-        ax.set_xlabel("radius r (mm)")
-        ax.set_ylabel(f"SDR: % of present landmarks with PE {operator} r")
-        ax.set_title(
-            f"{dataset}: successful detection rate vs radius\n"
-            f"ground truth {conventions.ground_truth}, split {conventions.split_id}, "
-            f"{conventions.get('aggregation', 'pooled')}",
-            fontsize=9,
-        )
+        ax.set_xlabel("radius r (mm); dotted: the table's radii")
+        ax.set_ylabel(f"SDR: % of landmarks with PE {operator} r")
+        ax.set_title(figure_title(dataset, group[0], "successful detection rate vs radius"))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-        suffix = "" if len(by_key) == 1 else f"_{conventions.key}"
+        ax.legend(loc="lower right")
+        suffix = "" if len(groups) == 1 else f"_{conventions.key}"
         out.append(save_png(fig, Path(out_dir) / f"{safe_name(dataset)}_sdr_curves{suffix}.png"))
     return out
 
 
-def landmark_boxplots(results_dir: Path, dataset: str, out_dir: Path) -> list[Path]:
-    """Per-landmark point-error box plots, methods side by side (pooled over folds)."""
-    import pandas as pd
-    import seaborn as sns
-
-    plt = pyplot()
-    runs = load_runs(results_dir, dataset)
-    frames = []
-    for run in runs:
-        frame = run.pooled().to_frame()[["landmark", "pe_mm"]]
-        frame["method"] = run.label
-        frames.append(frame)
-    data = pd.concat(frames, ignore_index=True).dropna(subset=["pe_mm"])
-    landmarks = list(runs[0].pooled().landmark_names)
-    width = max(7.0, 0.25 * len(landmarks) * max(len(runs), 2) + 2)
-    fig, ax = plt.subplots(figsize=(min(width, 40.0), 5))
-    sns.boxplot(
-        data=data,
-        x="landmark",
-        y="pe_mm",
-        hue="method",
-        order=landmarks,
-        ax=ax,
-        fliersize=1.5,
-        linewidth=0.7,
-    )
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_xlabel("landmark")
-    ax.set_ylabel("point error (mm, symlog)")
-    ax.set_title(f"{dataset}: per-landmark point error")
-    ax.tick_params(axis="x", rotation=60, labelsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=min(len(runs), 3))
-    return [save_png(fig, Path(out_dir) / f"{safe_name(dataset)}_landmark_boxplots.png")]
-
-
 def prediction_overlays(
-    results_dir: Path, dataset: str, out_dir: Path, n_cases: int = 4
+    results_dir: Path,
+    dataset: str,
+    out_dir: Path,
+    n_cases: int = 4,
+    selection: RunSelection | None = None,
 ) -> list[Path]:
     """Truth (green) and predictions (red) on the images.
 
@@ -133,7 +108,7 @@ def prediction_overlays(
     landmark with the three orthogonal slices through its true position.
     """
     plt = pyplot()
-    runs = load_runs(results_dir, dataset)
+    runs = load_runs(results_dir, dataset, selection)
     data = load_dataset(runs[0].record)
     out: list[Path] = []
     for case_id in overlay_cases(runs, n_cases):
@@ -151,9 +126,13 @@ def prediction_overlays(
                 show_image(ax, image, spacing)
                 scatter_pairs(ax, pred, truth, 0, 1)
                 pe = run.pooled().point_error[run.pooled().case_ids.index(case_id)]
-                ax.set_title(f"{run.label}\nMRE {np.nanmean(pe):.2f} mm", fontsize=9)
-            axes.flat[0].legend(fontsize=7, loc="upper right")
-            fig.suptitle(f"{dataset} {case_id}: truth (green) vs prediction (red)")
+                ax.set_title(
+                    f"{run.label}\n{split_label(run)}, MRE {np.nanmean(pe):.2f} mm", fontsize=9
+                )
+            axes.flat[0].legend(loc="upper right")
+            fig.suptitle(
+                figure_title(dataset, runs[0], f"case {case_id}, truth (green) vs prediction (red)")
+            )
             out.append(
                 save_png(
                     fig, Path(out_dir) / f"{safe_name(dataset)}_overlay_{safe_name(case_id)}.png"
@@ -179,7 +158,11 @@ def _overlay_3d(plt, run, dataset, case_id, image, spacing, out_dir) -> Path:
             ax.set_title(f"axis {axis} = {centre[axis]:.0f} (pred {off:+.1f} px)", fontsize=7)
             if j == 0:
                 ax.set_ylabel(name, fontsize=7)
-    fig.suptitle(f"{dataset} {case_id} {run.label}: truth (green) vs prediction (red)")
+    fig.suptitle(
+        figure_title(
+            dataset, run, f"{run.label}, case {case_id}: truth (green) vs prediction (red)"
+        )
+    )
     path = (
         Path(out_dir)
         / f"{safe_name(dataset)}_overlay_{safe_name(case_id)}_{safe_name(run.label)}.png"
@@ -189,7 +172,8 @@ def _overlay_3d(plt, run, dataset, case_id, image, spacing, out_dir) -> Path:
 
 KINDS = {
     "sdr": sdr_curves,
-    "boxplot": landmark_boxplots,
+    "landmarks": landmark_heatmaps,
+    "training": training_curves,
     "overlay": prediction_overlays,
     "sigma": sigma_ellipses,
     "regions": conformal_region_plots,
@@ -203,18 +187,25 @@ def all_plots(
     out_dir: Path,
     kinds: Sequence[str] = tuple(KINDS),
     n_cases: int = 4,
+    selection: RunSelection | None = None,
 ) -> list[Path]:
-    """Every requested kind of plot; returns the written paths."""
+    """Every requested kind of plot of the runs ``selection`` keeps; returns the paths."""
     out: list[Path] = []
     for kind in kinds:
         if kind in PER_CASE_KINDS:
-            out += KINDS[kind](results_dir, dataset, out_dir, n_cases=n_cases)
+            out += KINDS[kind](results_dir, dataset, out_dir, n_cases=n_cases, selection=selection)
         else:
-            out += KINDS[kind](results_dir, dataset, out_dir)
+            out += KINDS[kind](results_dir, dataset, out_dir, selection=selection)
     return out
 
 
-def log_to_mlflow(tracking_uri: str, results_dir: Path, dataset: str, out_dir: Path) -> list[str]:
+def log_to_mlflow(
+    tracking_uri: str,
+    results_dir: Path,
+    dataset: str,
+    out_dir: Path,
+    selection: RunSelection | None = None,
+) -> list[str]:
     """Log ``out_dir`` as artifacts (under ``plots/``) of every stored run's parent MLflow run,
     found through ``tracking.find_runs`` (the one query of the store).
 
@@ -223,7 +214,7 @@ def log_to_mlflow(tracking_uri: str, results_dir: Path, dataset: str, out_dir: P
     from landmarkbench.results.tracking import find_runs, log_artifacts
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    runs = load_runs(results_dir, dataset)
+    runs = load_runs(results_dir, dataset, selection)
     keys = [run.identity.key for run in runs]
     parents: dict[str, str] = {}
     for tracked in find_runs(tracking_uri, dataset, keys):
