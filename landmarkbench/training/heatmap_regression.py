@@ -21,44 +21,25 @@ import torch
 
 from landmarkbench.config import Settings
 from landmarkbench.datasets.base import Case
-from landmarkbench.errors import ConfigError
-from landmarkbench.heatmaps.decoders import (
-    argmax_decode,
-    local_soft_argmax,
-    log_quadratic_subpixel_decode,
-    quadratic_subpixel_decode,
-    soft_argmax,
-)
-from landmarkbench.heatmaps.peaks import find_peaks
+from landmarkbench.heatmaps.decoding import decode_maps
+from landmarkbench.heatmaps.decoding import decode_points as decode_points  # re-exported
 from landmarkbench.methods.base import FitContext
 from landmarkbench.methods.network_grid import working_grid
+from landmarkbench.preprocessing.geometry import ResizePad
+from landmarkbench.preprocessing.network_input import network_input
 from landmarkbench.training.augment import AffineAugmentation, random_affine
 from landmarkbench.training.device import seed_everything
-from landmarkbench.training.geometry import ResizePad
-from landmarkbench.training.loop import LoopSettings, fit_loop, load_trained, save_trained
+from landmarkbench.training.loop import (
+    FINAL_FILE,
+    LoopSettings,
+    fit_loop,
+    load_trained,
+    save_trained,
+)
 from landmarkbench.training.networks import TrainableHeatmapModel, build_network
 from landmarkbench.training.objectives import HeatmapObjective
 
 MEMBER_SEED_STRIDE = 1_000_003
-
-
-def decode_points(maps: torch.Tensor, decoder: str, config: Settings) -> torch.Tensor:
-    """One point per map, (B, C, d), by the named decoder.
-
-    Raises:
-        ConfigError: for an unknown decoder.
-    """
-    if decoder == "argmax":
-        return argmax_decode(maps)
-    if decoder == "subpixel":
-        return quadratic_subpixel_decode(maps)
-    if decoder == "log_subpixel":
-        return log_quadratic_subpixel_decode(maps)
-    if decoder == "local_soft_argmax":
-        return local_soft_argmax(maps, window=config.lsa_window, temperature=config.lsa_temperature)
-    if decoder == "soft_argmax":
-        return soft_argmax(maps, temperature=config.softmax_temperature)
-    raise ConfigError(f"Decoder {decoder!r} is unknown to the heatmap engine.")
 
 
 def network_shape(config: Settings, ctx: FitContext, example: Case) -> tuple[int, ...]:
@@ -68,18 +49,6 @@ def network_shape(config: Settings, ctx: FitContext, example: Case) -> tuple[int
         int(math.ceil(s / 16) * 16) for s in example.shape
     )
     return working_grid(config, suggested, example.ndim)
-
-
-def normalise_intensity(image: torch.Tensor, mapping: ResizePad) -> torch.Tensor:
-    """Zero mean, unit standard deviation over the image's own pixels (not the padding);
-    the padding becomes 0, the image mean."""
-    region = tuple(
-        slice(p, p + n) for p, n in zip(mapping.pad_before, mapping.resized_shape, strict=True)
-    )
-    pixels = image[region]
-    normalised = torch.zeros_like(image)
-    normalised[region] = (pixels - pixels.mean()) / pixels.std().clamp_min(1e-6)
-    return normalised
 
 
 def case_points(case: Case, instances: int) -> np.ndarray:
@@ -106,9 +75,8 @@ def to_network_grid(
     instances = max((len(p) for c in cases for p in (c.instances or ())), default=1) or 1
     images, points, mappings = [], [], []
     for case in cases:
-        mapping = ResizePad(case.shape, shape)
-        resized = torch.from_numpy(np.array(cache.network_image(case, shape), dtype=np.float32))
-        images.append(normalise_intensity(resized, mapping)[None])
+        image, mapping = network_input(cache.network_image(case, shape), case.shape)
+        images.append(image)
         grid_points = mapping.points_to_target(case_points(case, instances))
         points.append(torch.as_tensor(grid_points, dtype=torch.float32))
         mappings.append(mapping)
@@ -166,13 +134,7 @@ class HeatmapRegression:
         size = self.config.batch_size
         for start in range(0, images.shape[0], size):
             maps = self._logits(images[start : start + size], models)
-            if self.decoder == "peaks":
-                threshold = self.config.peak_threshold * self.config.heatmap_peak
-                peaks = find_peaks(maps, self.config.nms_radius_px, threshold)
-                decoded += [[p.cpu() for p in case] for case in peaks.as_lists()]
-            else:
-                with torch.no_grad():
-                    decoded += list(decode_points(maps, self.decoder, self.config).cpu())
+            decoded += decode_maps(maps, self.decoder, self.config)
         return decoded
 
     def _to_original(self, grid_points: Sequence[Any], mappings: Sequence[ResizePad]) -> list:
@@ -286,6 +248,25 @@ class HeatmapRegression:
         if all(m.get("reused_trained_model") for m in members):
             summary["reused_trained_model"] = True
         return summary
+
+    def load_stored(
+        self, member_dirs: Sequence[Path], shape: Sequence[int], device: str = "cpu"
+    ) -> None:
+        """Use stored trained models instead of fitting: one folder per model (each holding
+        ``FINAL_FILE``, as ``fit`` stores it); their logits are averaged like an ensemble's.
+
+        Raises:
+            FileNotFoundError: for a folder without its final model.
+        """
+        self.device = device
+        self.shape = tuple(int(s) for s in shape)
+        self.models = []
+        for folder in member_dirs:
+            if not (Path(folder) / FINAL_FILE).is_file():
+                raise FileNotFoundError(Path(folder) / FINAL_FILE)
+            model = self._new_model()
+            load_trained(FitContext(device, 0, Path(folder), checkpoint_dir=Path(folder)), model)
+            self.models.append(model)
 
     def predict(self, cases: Sequence[Case]) -> Any:
         """Points on the original grids: (N, C, d), or per case C arrays (k, d) for peaks."""

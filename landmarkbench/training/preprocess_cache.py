@@ -1,7 +1,7 @@
 """A disk cache of network-grid images, so later epochs and runs never decode full images again.
 
 Each entry is the case's image resized-with-pad to a target shape by
-:meth:`landmarkbench.training.geometry.ResizePad.image_to_target` (float32, NOT
+:func:`landmarkbench.preprocessing.network_input.resize_to_grid` (float32, NOT
 intensity-normalised), stored as one ``.npy`` file and returned as a read-only memory map.
 The file name is a hash of
 
@@ -118,9 +118,7 @@ def resize_to_network(case: Case, target_shape: tuple[int, ...]) -> np.ndarray:
     Raises:
         DataError: If the decoded image's shape differs from ``case.shape``.
     """
-    import torch
-
-    from landmarkbench.training.geometry import ResizePad
+    from landmarkbench.preprocessing.network_input import resize_to_grid
 
     image = np.ascontiguousarray(case.image, dtype=np.float32)
     if tuple(image.shape) != tuple(case.shape):
@@ -128,10 +126,7 @@ def resize_to_network(case: Case, target_shape: tuple[int, ...]) -> np.ndarray:
             f"Case {case.case_id!r} declares image shape {tuple(case.shape)} but its image "
             f"has shape {image.shape}; fix the adapter's image_shape or the image file."
         )
-    resize = ResizePad(case.shape, target_shape)
-    with torch.no_grad():
-        resized = resize.image_to_target(torch.from_numpy(image))
-    return resized.numpy().astype(np.float32, copy=False)
+    return resize_to_grid(image, tuple(int(s) for s in target_shape))
 
 
 def _file_signature(source: str) -> list[int] | None:
