@@ -3,7 +3,9 @@
 The calibration part (only with conformal uncertainty) is cut first, so it is never trained
 or selected on; the inner validation part (early stopping, never reported) is cut from the
 rest. Both cuts are seeded shuffles of the sorted ids: the same fold and seed always give the
-same parts.
+same parts. A dataset that declares its own validation part for its official split (MML's
+``val/`` folder, ``declared_validation``) is selected on instead: nothing is cut from the
+training part for validation then.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import UsageError
 
 CALIBRATION_SEED_OFFSET = 7_919
@@ -49,11 +52,22 @@ def hold_out(
     return [i for i in ordered if i not in held], sorted(held)
 
 
+def declared_validation(dataset: LandmarkDataset, protocol: str) -> list[str] | None:
+    """The validation ids the dataset declares for ``protocol`` (MML's ``val/`` folder under
+    the official protocol, ``official_validation``), sorted; None when it declares none."""
+    if protocol != "official":
+        return None
+    declared = getattr(dataset, "official_validation", None)
+    ids = declared() if callable(declared) else None
+    return sorted(ids) if ids else None
+
+
 def fold_parts(
     train_ids: Sequence[str],
     seed: int,
     val_fraction: float,
     calibration_fraction: float | None = None,
+    validation_ids: Sequence[str] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
     """(train, inner validation, calibration) ids of a fold's training part.
 
@@ -63,6 +77,8 @@ def fold_parts(
         val_fraction: Share of the (remaining) training ids held out for early stopping.
         calibration_fraction: Share held out first for conformal calibration; None for no
             calibration part.
+        validation_ids: The dataset's declared validation ids (``declared_validation``):
+            the inner validation part as given, none cut from ``train_ids``.
 
     Raises:
         UsageError: if a fraction is out of range or leaves no case to train on.
@@ -76,6 +92,8 @@ def fold_parts(
             option="--calibration-fraction",
             purpose="for conformal calibration",
         )
+    if validation_ids is not None:
+        return sorted(pool), sorted(validation_ids), calibration
     train, val = hold_out(
         pool, val_fraction, seed, option="--val-fraction", purpose="for early stopping"
     )

@@ -52,7 +52,7 @@ from landmarkbench.config import short_hash
 from landmarkbench.datasets.base import LandmarkDataset
 from landmarkbench.errors import ResultsError, TrainingError, UsageError
 from landmarkbench.methods.base import FitContext
-from landmarkbench.protocols.fold_parts import fold_parts
+from landmarkbench.protocols.fold_parts import declared_validation, fold_parts
 from landmarkbench.protocols.split import Fold, Split, persist_split, validate_split
 from landmarkbench.provenance import code_version
 from landmarkbench.results.layout import RunIdentity, model_dir, run_folders, split_file
@@ -241,6 +241,9 @@ class BenchmarkRun:
         self.split: Split = (
             persist_split(split, self._split_path) if self._split_path.exists() else split
         )
+        # The dataset's own validation part (MML's val/ under the official protocol) is
+        # selected on instead of cutting validation cases from the training part.
+        self.declared_validation = declared_validation(self.dataset, self.split.protocol)
         for fold in self.split.folds:  # bad fractions fail before anything trains
             self._fold_parts(fold)
         self.root = root
@@ -290,6 +293,8 @@ class BenchmarkRun:
             settings["uncertainty"] = uncertainty
         if self.request.recipe is not None:  # runs without one keep their earlier hashes
             settings["recipe"] = self.request.recipe
+        if self.declared_validation is not None:  # runs without one keep their hashes
+            settings["validation"] = "declared"
         return settings
 
     def protocol_record(self) -> dict[str, Any]:
@@ -310,6 +315,11 @@ class BenchmarkRun:
             "config_hash": self.config_hash,
             "seed": self.request.seed,
             "val_fraction": self.request.val_fraction,
+            **(
+                {"validation": "the dataset's declared validation part (model selection)"}
+                if self.declared_validation is not None
+                else {}
+            ),
             "metric": self._metric_conventions(),
             "code_version": code_version(),
         }
@@ -520,6 +530,7 @@ class BenchmarkRun:
             self._fold_seed(fold),
             self.request.val_fraction,
             self.request.calibration_fraction if conformal else None,
+            self.declared_validation,
         )
 
     def _inner_validation(

@@ -167,6 +167,14 @@ class MML(LandmarkDataset, manifest="mml"):
         """The val cases: for model selection, not a reported test set by default."""
         return self.split_ids("val")
 
+    def official_validation(self) -> list[str] | None:
+        """The cases the official protocol selects models on: val/ (the runner's inner
+        validation, ``protocols.fold_parts.declared_validation``); None when val/ is
+        reported as a test set (``report_validation``) or holds no case of the subset."""
+        if self.report_validation:
+            return None
+        return self.validation_ids() or None
+
     def official_split(self) -> dict[str, list[str]]:
         """{"train": train, "test": test}; "val" is added only with report_validation."""
         split = {"train": self.split_ids("train"), "test": self.split_ids("test")}
