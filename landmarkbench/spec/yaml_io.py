@@ -132,23 +132,35 @@ def load_experiment(path: Path | str) -> ExperimentSpec:
         UsageError: for a missing or unreadable file, bad YAML, an unknown key or a bad value.
     """
     path = Path(path)
+    data = read_yaml_file(
+        path, "Experiment file", "e.g. one written by 'landmarkbench run --dump-config'"
+    )
+    return spec_from_dict(data, source=f"experiment file '{path}'")
+
+
+def read_yaml_file(path: Path, kind: str, example: str) -> Any:
+    """The plain data of a YAML file (experiment, grid...), or one sentence naming the file:
+    ``kind`` starts it ("Grid file") and ``example`` ends its fix ("e.g. ...").
+
+    Raises:
+        UsageError: for a missing or unreadable file, or bad YAML (with its line).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(
-            f"Experiment file '{path}' cannot be read ({exc.strerror or exc}); pass an existing "
-            "YAML file, e.g. one written by 'landmarkbench run --dump-config'."
+            f"{kind} '{path}' cannot be read ({exc.strerror or exc}); pass an existing YAML "
+            f"file, {example}."
         ) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         raise UsageError(
-            f"Experiment file '{path}' is not valid YAML{line} "
+            f"{kind} '{path}' is not valid YAML{line} "
             f"({getattr(exc, 'problem', None) or exc}); fix the syntax."
         ) from None
-    return spec_from_dict(data, source=f"experiment file '{path}'")
 
 
 def dump_yaml(spec: ExperimentSpec) -> str:

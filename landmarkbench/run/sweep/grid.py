@@ -36,13 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from landmarkbench.catalog import DATASETS, METHODS
 from landmarkbench.errors import ConfigError, UsageError
 from landmarkbench.registry import did_you_mean
 from landmarkbench.spec.experiment import ExperimentSpec, TrackingSpec
-from landmarkbench.spec.yaml_io import TOP_KEYS, spec_from_dict
+from landmarkbench.spec.yaml_io import TOP_KEYS, read_yaml_file, spec_from_dict
 
 GRID_KEYS = ("datasets", "protocols", "methods", "seeds", "resources", "exclude", "include")
 # Experiment-file keys a grid applies to every cell (the crossed ones are the grid's own).
@@ -144,22 +142,7 @@ def load_grid(path: Path | str, shared: Mapping[str, Any] | None = None) -> Grid
     """
     path = Path(path)
     source = f"grid file '{path}'"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(
-            f"Grid file '{path}' cannot be read ({exc.strerror or exc}); pass an existing YAML "
-            "file such as benchmarks/grids/tiny.yaml."
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(
-            f"Grid file '{path}' is not valid YAML{line} "
-            f"({getattr(exc, 'problem', None) or exc}); fix the syntax."
-        ) from None
+    data = read_yaml_file(path, "Grid file", "such as benchmarks/grids/tiny.yaml")
     return expand_grid(data, source, shared)
 
 
