@@ -52,10 +52,11 @@ def test_site_has_index_and_dataset_page(stored: Path, tmp_path: Path) -> None:
     assert f'href="{pages[0]}"' in index
     page = (out / pages[0]).read_text()
     assert page.count('<table class="sortable') == 2  # comparison and per-landmark
-    assert "MLflow run ids" in page and "<svg" in page and "<polyline" in page
+    assert "MLflow run" in page and "<svg" in page and "<polyline" in page
     assert "mean_shape" in page and "Per-landmark MRE" in page
-    # Both seeds' parent run ids (32 hex digits each) are shown in the row.
-    ids = re.findall(r"<code>([0-9a-f]{32}) ([0-9a-f]{32})</code>", page)
+    # Both seeds' parent run ids (32 hex digits each) are shown in the row (no UI address
+    # given: ids, not links).
+    ids = re.findall(r"<code>([0-9a-f]{32})</code> <code>([0-9a-f]{32})</code>", page)
     assert len(ids) == 1 and ids[0][0] != ids[0][1]
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page
@@ -68,7 +69,7 @@ def test_missing_tracking_store_shows_dash(stored: Path, tmp_path: Path) -> None
         stored / "results", tmp_path / "site", tracking_uri=str(tmp_path / "absent.db"), bootstrap=0
     )
     page = (tmp_path / "site" / pages[0].path).read_text()
-    assert "<code>— —</code>" in page
+    assert "<code>—</code> <code>—</code>" in page
 
 
 def test_no_results_is_an_error(tmp_path: Path) -> None:
@@ -150,3 +151,57 @@ def test_clicking_a_header_sorts_the_table_in_chromium(stored: Path, tmp_path: P
     assert len(found["ascending"]) == 20  # 19 landmarks and the pooled row
     assert found["ascending"] == sorted(found["ascending"])
     assert found["descending"] == sorted(found["ascending"], reverse=True)
+
+
+_RANKS = """<script>
+var rows = document.querySelectorAll('table.leaderboard tbody tr');
+document.body.setAttribute('data-ranks', Array.prototype.map.call(rows, function (row) {
+  return row.cells[0].textContent + ':' + row.cells[1].textContent;
+}).join('|'));
+var links = document.querySelectorAll('table.leaderboard a');
+document.body.setAttribute('data-links', Array.prototype.map.call(links, function (a) {
+  return a.href;
+}).join(' '));
+</script></body>"""
+
+
+@NEEDS_CHROMIUM
+def test_ranked_pages_and_run_links_in_chromium(tmp_path: Path) -> None:
+    """Issue 14, acceptance 1: on 2 datasets, 2 splits, 2 ground truths and 5 methods (one
+    tagged smoke), chromium shows each page ranked, every run link points to the MLflow UI
+    address and no console error; screenshots go to /tmp (never the repository)."""
+    from report_fakes import acceptance_results, log_parents
+
+    ui = "http://127.0.0.1:5000"
+    stored = acceptance_results(tmp_path / "results")
+    log_parents(tmp_path / "mlflow.db", stored)
+    out = tmp_path / "site"
+    pages, _ = build_site(
+        tmp_path / "results",
+        out,
+        tracking_uri=str(tmp_path / "mlflow.db"),
+        bootstrap=200,
+        mlflow_url=ui,
+    )
+    assert len(pages) == 5 and all(p.best == "good_net (cpu)" for p in pages)
+    done = _chromium(tmp_path, (out / "index.html").as_uri(), "--dump-dom")
+    assert done.returncode == 0 and not _console_errors(done.stderr), done.stderr[-2000:]
+    assert done.stdout.count("good_net (cpu)") >= 5
+    for page in pages:
+        probe = tmp_path / f"probe_{page.path}"
+        probe.write_text((out / page.path).read_text().replace("</body>", _RANKS))
+        done = _chromium(tmp_path, probe.as_uri(), "--dump-dom")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert not _console_errors(done.stderr), _console_errors(done.stderr)
+        ranks = re.search(r'data-ranks="([^"]*)"', done.stdout)[1].split("|")
+        assert ranks[0] == "1:good_net (cpu)" and ranks[3] == "4:mean_shape", ranks
+        assert set(ranks[1:3]) in ({"2:ok_net", "=2:twin_net"}, {"=2:ok_net", "2:twin_net"})
+        links = re.search(r'data-links="([^"]*)"', done.stdout)[1].split()
+        runs = [link for link in links if "/experiments/" in link and "#" in link]
+        assert len(runs) == 4 and all(link.startswith(f"{ui}/#/experiments/") for link in runs)
+        files = [link for link in links if link.endswith(".yaml")]
+        assert len(files) == 4 and all(link.startswith("file://") for link in files)
+    for name, path in (("index", out / "index.html"), ("page", out / pages[0].path)):
+        shot = Path("/tmp") / f"landmarkbench_issue14_{name}.png"
+        done = _chromium(tmp_path, path.as_uri(), f"--screenshot={shot}", "--window-size=1400,1000")
+        assert done.returncode == 0 and shot.is_file() and not _console_errors(done.stderr)
