@@ -191,3 +191,50 @@ def test_diverging_cell_fails_with_its_reason_while_the_others_finish(
     assert "1 of 2 cell(s) failed" in captured.err
     summary = next((workdir / "results").rglob("mean_shape__*/seed_0/summary_*.json"))
     assert json.loads(summary.read_text())["complete"]
+
+
+def test_deferred_cells_train_without_the_store_and_the_driver_records_them(
+    workdir: Path,
+) -> None:
+    """With a SQLite store and an out-of-process executor the driver is the only writer:
+    a cell trains without touching MLflow, then ``record_cell`` logs its stored run here
+    (nothing trains again): FINISHED, or FAILED with its failed folds' reasons."""
+    from landmarkbench.run.sweep.cell import run_cell
+    from landmarkbench.run.sweep.driver import cell_task, plan_sweep, record_cell
+    from landmarkbench.run.sweep.grid import Resources
+
+    data = {
+        **FAST_GRID,
+        "datasets": FAST_GRID["datasets"][:1],
+        "seeds": [0],
+        "methods": {
+            "mean_shape": {},
+            "subpixel": {
+                "max_epochs": 1,
+                "channels": [4, 8],
+                "augment": False,
+                "learning_rate": 1e30,
+            },
+        },
+    }
+    planned = plan_sweep(expand_grid(data, "test grid"))
+    store = workdir / "mlflow.db"
+    results = {p.cell.method: run_cell(cell_task(p, Resources(), True)) for p in planned}
+    assert results["mean_shape"].finished and results["subpixel"].failed_folds
+    assert not store.exists() or find_runs(str(store)) == []  # the cells logged nothing
+    for _ in range(2):  # recording twice logs nothing twice
+        for p in planned:
+            recorded = record_cell(p, results[p.cell.method])
+            assert recorded.status == results[p.cell.method].status, recorded.reason
+
+    def method(run) -> str:
+        return "subpixel" if "subpixel__" in run.run_key else "mean_shape"
+
+    parents = find_runs(str(store))
+    assert sorted((method(r), r.status) for r in parents) == [
+        ("mean_shape", "FINISHED"),
+        ("subpixel", "FAILED"),
+    ]
+    folds = [r for r in find_runs(str(store), folds=True) if r.fold is not None]
+    assert sorted(r.status for r in folds if method(r) == "mean_shape") == ["FINISHED"] * 2
+    assert all(r.status != "RUNNING" for r in folds)

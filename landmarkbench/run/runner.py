@@ -176,6 +176,22 @@ class RunOutcome:
     reused_models: list[str] = field(default_factory=list)
 
 
+@dataclass
+class FoldResults:
+    """What ``_fit_folds`` did to each fold (see ``RunOutcome``), before the summary."""
+
+    trained: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    reused_models: list[str] = field(default_factory=list)
+
+    def outcome(self, identity: RunIdentity, run_dir: Path, summary: dict[str, Any]) -> RunOutcome:
+        return RunOutcome(
+            identity, run_dir, summary, self.trained, self.resumed, self.failed,
+            self.reused_models,
+        )  # fmt: skip
+
+
 def default_protocol(dataset: LandmarkDataset) -> str:
     """The protocol a run uses when none is named: the dataset's official split when it
     declares one (results then compare with the published ones), else k-fold."""
@@ -345,8 +361,13 @@ class BenchmarkRun:
             )
         return conventions
 
-    def execute(self) -> RunOutcome:
-        """Run (or resume) every fold, then summarise and log."""
+    def execute(self, track: bool = True) -> RunOutcome:
+        """Run (or resume) every fold, then summarise and log.
+
+        With ``track=False`` nothing is logged to MLflow (the summary and the experiment
+        file are still written): a sweep's workers train while one process, the store's
+        only writer, logs their stored runs with ``record``.
+        """
         from landmarkbench.training.device import resolve_device
 
         device = resolve_device(self.request.device)
@@ -355,9 +376,40 @@ class BenchmarkRun:
         self.clean_debris()
         try:
             with exclusive_lock(run_dir):
+                if not track:
+                    self._check_stored_folds(run_dir)
+                    folds = self._fit_folds(device)
+                    summary, _ = self._summarise(run_dir, folds.failed)
+                    return folds.outcome(self.identity, run_dir, summary)
                 return self._execute_locked(run_dir, device)
         finally:  # a run that wrote nothing leaves no lock-only folder behind
             clean_dead_folders([run_dir], stop_at=self.root, grace_s=0.0)
+
+    def record(self, failed: dict[str, str] | None = None) -> RunOutcome:
+        """Log this run's stored folds to the tracking store without training anything:
+        the parent run (FAILED when ``failed`` names folds that failed where they were
+        trained, with their reasons), one run per stored fold not logged yet.
+
+        Raises:
+            ResultsError: if a fold neither stored nor named in ``failed`` is missing.
+        """
+        self.split = persist_split(self.split, self._split_path)
+        run_dir = self.identity.run_dir(self.root)
+        failed = dict(failed or {})
+        with exclusive_lock(run_dir):
+            missing = [
+                f.name
+                for f in self.split.folds
+                if f.name not in failed
+                and load_fold_record(self.identity.fold_dir(self.root, f.name)) is None
+            ]
+            if missing:
+                raise ResultsError(
+                    f"Run {self.identity.key} has no stored fold {missing[0]!r} to record; "
+                    "run it first (landmarkbench run or sweep), then record it."
+                )
+            folds = FoldResults(failed=failed)
+            return self._execute_locked(run_dir, None, folds)
 
     def clean_debris(self) -> list[Path]:
         """Remove what dead runs left in this results folder: staging folders and
@@ -365,7 +417,19 @@ class BenchmarkRun:
         models = [p for p in self.root.glob("*/_models/*") if (p / LOCK_FILE).is_file()]
         return clean_dead_folders([*run_folders(self.root), *models], stop_at=self.root)
 
-    def _execute_locked(self, run_dir: Path, device: str) -> RunOutcome:
+    def _check_stored_folds(self, run_dir: Path) -> None:
+        """Remove dead staging folders and refuse stored folds of an earlier layout."""
+        remove_stale_staging(run_dir)
+        for fold in self.split.folds:
+            stored = load_fold_record(self.identity.fold_dir(self.root, fold.name))
+            if stored is not None:
+                self._check_stored_fold(fold, stored)
+
+    def _execute_locked(
+        self, run_dir: Path, device: str | None, recorded: FoldResults | None = None
+    ) -> RunOutcome:
+        """Fit the missing folds on ``device`` (or take ``recorded``: nothing is fitted),
+        then summarise and log to the tracking store."""
         from landmarkbench.results.tracking import (
             CONVENTION_TAG,
             Tracker,
@@ -374,11 +438,7 @@ class BenchmarkRun:
             run_title,
         )
 
-        remove_stale_staging(run_dir)
-        for fold in self.split.folds:  # stored folds of an earlier layout: refused first
-            stored = load_fold_record(self.identity.fold_dir(self.root, fold.name))
-            if stored is not None:
-                self._check_stored_fold(fold, stored)
+        self._check_stored_folds(run_dir)
         tracker = Tracker(resolve_tracking_uri(self.tracking_uri), self.request.dataset)
         record = self.protocol_record()
         parent, status = tracker.parent_run(
@@ -389,24 +449,15 @@ class BenchmarkRun:
             description=run_description(self.request.method, record),
         )
         try:
-            return self._run_folds(tracker, parent, status, record, run_dir, device)
+            tracker.discard_unfinished_folds(self.identity.key)
+            folds = recorded if recorded is not None else self._fit_folds(device)
+            return self._log_run(tracker, parent, status, record, run_dir, folds)
         except BaseException:
             tracker.fail_if_running(parent)
             raise
 
-    def _run_folds(
-        self, tracker: Any, parent: str, status: str, record: dict[str, Any], run_dir: Path,
-        device: str,
-    ) -> RunOutcome:  # fmt: skip
-        from landmarkbench.results.tracking import (
-            CONVENTION_TAG,
-            EXPERIMENT_FILE,
-            conformal_metrics,
-            learned_target_metrics,
-        )
-
-        run_key = self.identity.key
-        tracker.discard_unfinished_folds(run_key)
+    def _fit_folds(self, device: str | None) -> FoldResults:
+        """Train and predict every fold not stored yet (failures recorded, not raised)."""
         if self.request.uncertainty and not self.method_cls.supports_conformal:
             self.echo(
                 f"[{self.request.method}] gives no probability maps, so no prediction regions"
@@ -416,24 +467,47 @@ class BenchmarkRun:
                     else "."
                 )
             )
-        changed = status != "FINISHED"
-        trained, reused_models, resumed, failed = [], [], [], {}
+        folds = FoldResults()
         for fold in self.split.folds:
             fold_dir = self.identity.fold_dir(self.root, fold.name)
             if load_fold_record(fold_dir) is not None:
-                resumed.append(fold.name)
+                folds.resumed.append(fold.name)
                 continue
-            changed = True
             try:
                 fit = self._train_fold(fold, fold_dir, device)
             except TrainingError as exc:
-                failed[fold.name] = str(exc)
+                folds.failed[fold.name] = str(exc)
                 self.echo(f"fold {fold.name} failed: {exc}")
                 continue
-            (reused_models if fit.get("reused_trained_model") else trained).append(fold.name)
+            done = folds.reused_models if fit.get("reused_trained_model") else folds.trained
+            done.append(fold.name)
+        return folds
+
+    def _summarise(self, run_dir: Path, failed: dict[str, str]) -> tuple[dict[str, Any], str]:
+        """Write the run's summary (recomputed from the stored folds) and its resolved
+        experiment file; returns both (the file as text)."""
+        from landmarkbench.results.tracking import EXPERIMENT_FILE
+
+        record = self.protocol_record()
         summary = build_summary(self.identity, self.root, self.split, record, failed)
         experiment = dump_yaml(self.request.run_spec())
         write_text_atomically(run_dir / EXPERIMENT_FILE, experiment)
+        return summary, experiment
+
+    def _log_run(
+        self, tracker: Any, parent: str, status: str, record: dict[str, Any], run_dir: Path,
+        folds: FoldResults,
+    ) -> RunOutcome:  # fmt: skip
+        from landmarkbench.results.tracking import (
+            CONVENTION_TAG,
+            conformal_metrics,
+            learned_target_metrics,
+        )
+
+        run_key = self.identity.key
+        failed = folds.failed
+        changed = status != "FINISHED" or bool(folds.trained or folds.reused_models)
+        summary, experiment = self._summarise(run_dir, failed)
         logged = tracker.finished_folds(run_key)
         for fold in self.split.folds:
             if fold.name in logged or fold.name not in summary["per_fold"]:
@@ -468,7 +542,7 @@ class BenchmarkRun:
                 "FAILED" if failed else "FINISHED",
             )
         summary["tracking_uri"] = tracker.uri
-        return RunOutcome(self.identity, run_dir, summary, trained, resumed, failed, reused_models)
+        return folds.outcome(self.identity, run_dir, summary)
 
     def _check_stored_fold(self, fold: Fold, stored: dict[str, Any]) -> None:
         """A stored fold must come from the training this version would do.

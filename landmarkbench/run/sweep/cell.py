@@ -12,19 +12,16 @@ Slurm job; it takes and returns plain data, so every executor can ship it. The c
   deterministic failure, never retried), while a dead worker raises nothing here and is
   retried by the executor.
 
-With ``defer_tracking`` (a SQLite store: the driver is its only writer) the cell logs to a
-scratch MLflow store of its own process instead of the shared one, and the driver records
-the stored results in the shared store when the cell returns (``driver.record_cell``). The
-scratch store is made once per process, in a temporary folder removed at exit.
+With ``defer_tracking`` (a SQLite store: the driver is its only writer) the cell trains
+without logging (``BenchmarkRun.execute(track=False)``: folds, summary and experiment file
+are written, MLflow is not touched), and the driver logs the stored run in the shared store
+when the cell returns (``driver.record_cell``), failed folds included.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,19 +77,6 @@ def forwarded_environment(environ: Mapping[str, str] | None = None) -> dict[str,
     return {k: environ[k] for k in FORWARDED_ENVIRONMENT if environ.get(k)}
 
 
-_SCRATCH: dict[int, str] = {}
-
-
-def scratch_tracking_uri() -> str:
-    """This process's scratch MLflow store (made on first use, removed at exit)."""
-    pid = os.getpid()
-    if pid not in _SCRATCH:
-        folder = tempfile.mkdtemp(prefix="landmarkbench-cell-tracking-")
-        atexit.register(shutil.rmtree, folder, True)
-        _SCRATCH[pid] = f"sqlite:///{folder}/mlflow.db"
-    return _SCRATCH[pid]
-
-
 def run_cell(task: CellTask) -> CellResult:
     """Run (or resume) one cell and return its result; never raises for a cell's own
     failure (that is the result), only for a dying process."""
@@ -118,15 +102,15 @@ def run_cell(task: CellTask) -> CellResult:
 
 def _execute(task: CellTask, result: CellResult) -> None:
     from landmarkbench.run.plan import execute_plan, plan_runs
-    from landmarkbench.spec.experiment import TrackingSpec
     from landmarkbench.spec.yaml_io import spec_from_dict
 
     spec = spec_from_dict(task.spec, source=f"cell {task.label}")
+    (run,) = plan_runs(spec, progress=False)
     if task.defer_tracking:
-        tracking = TrackingSpec(uri=scratch_tracking_uri(), results_dir=spec.tracking.results_dir)
-        spec = spec.replace(tracking=tracking)
-    runs = plan_runs(spec, progress=False)
-    (outcome,) = execute_plan(runs, echo=result.log.append)
+        run.echo = result.log.append
+        outcome = run.execute(track=False)
+    else:
+        (outcome,) = execute_plan([run], echo=result.log.append)
     result.run_key = outcome.identity.key
     result.run_dir = str(outcome.run_dir)
     result.trained_folds = [*outcome.trained_folds, *outcome.reused_models]

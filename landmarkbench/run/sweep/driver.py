@@ -11,9 +11,9 @@ Order of work, so that nothing runs before everything is checked:
    and the tracking store and one experiment per dataset are created, once, here.
 3. ``dispatch``: the executor runs the cells; each result is counted in the progress line.
    With a SQLite store and an executor outside this process the driver is the store's only
-   writer: cells log to a scratch store (``cell.run_cell``) and ``record_cell`` logs each
-   finished cell's stored results here, resuming its run (every fold is found finished, so
-   nothing trains: the runner only logs the folds its store lacks and closes the parent).
+   writer: cells train without logging (``cell.run_cell``) and ``record_cell`` logs each
+   returned cell's stored run here (``BenchmarkRun.record``: nothing trains; the folds the
+   store lacks are logged and the parent closed, FAILED with the reasons of failed folds).
    With a tracking server (``http://``...) cells log to it directly.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 from landmarkbench.config import canonical_json
 from landmarkbench.errors import LandmarkBenchError, ResultsError
 from landmarkbench.run.runner import BenchmarkRun
-from landmarkbench.run.sweep.cell import CellResult, CellTask, forwarded_environment, run_cell
+from landmarkbench.run.sweep.cell import CellResult, CellTask, forwarded_environment
 from landmarkbench.run.sweep.grid import Grid, GridCell, Resources
 from landmarkbench.run.sweep.progress import Progress, clock
 
@@ -188,17 +188,12 @@ def cell_task(p: PlannedCell, resources: Resources, defer_tracking: bool) -> Cel
 
 
 def record_cell(p: PlannedCell, result: CellResult) -> CellResult:
-    """Log a finished cell's stored results to the shared store from this process (the
-    store's only writer): its run resumes with every fold finished, so nothing trains."""
-    recorded = run_cell(cell_task(p, Resources(), False))
-    if recorded.trained_folds:  # the results folder changed under the sweep
-        recorded.status = "failed"
-        recorded.reason = (
-            f"recording trained fold(s) {recorded.trained_folds} again: the results folder "
-            "lost them after the cell ran; rerun the sweep"
-        )
-    if not recorded.finished:
-        return replace(result, status="failed", reason=f"not recorded: {recorded.reason}")
+    """Log a returned cell's stored run to the shared store from this process (the store's
+    only writer) without training: FINISHED, or FAILED with the reasons of its failed folds."""
+    try:
+        p.run.record(failed=dict(result.failed_folds))
+    except LandmarkBenchError as exc:
+        return replace(result, status="failed", reason=f"not recorded: {exc}")
     return result
 
 
@@ -245,7 +240,7 @@ def run_sweep(
     progress = Progress(len(tasks), executor.slots)
     for result in _results(executor, tasks.values()):
         p = by_key[result.key]
-        if result.finished and tasks[result.key].defer_tracking:
+        if tasks[result.key].defer_tracking and (result.finished or result.failed_folds):
             result = record_cell(p, result)
         outcome.results[result.key] = result
         progress.add(result.finished, result.seconds)
