@@ -30,6 +30,23 @@ FAST_GRID = {
     "device": "cpu",
 }
 
+# One cell that finishes (mean_shape) and one whose training diverges on every fold.
+DIVERGING_GRID = {
+    **FAST_GRID,
+    "datasets": FAST_GRID["datasets"][:1],
+    "seeds": [0],
+    "methods": {
+        "mean_shape": {},
+        "subpixel": {
+            "max_epochs": 1,
+            "channels": [4, 8],
+            "batch_size": 4,
+            "augment": False,
+            "learning_rate": 1e30,
+        },
+    },
+}
+
 
 def write_grid(folder: Path, data: dict, name: str = "grid.yaml") -> Path:
     path = folder / name
@@ -167,22 +184,7 @@ def test_finished_cells_missing_from_a_new_store_are_recorded_without_training(
 def test_diverging_cell_fails_with_its_reason_while_the_others_finish(
     workdir: Path, capsys
 ) -> None:
-    data = {
-        **FAST_GRID,
-        "datasets": FAST_GRID["datasets"][:1],
-        "seeds": [0],
-        "methods": {
-            "mean_shape": {},
-            "subpixel": {
-                "max_epochs": 1,
-                "channels": [4, 8],
-                "batch_size": 4,
-                "augment": False,
-                "learning_rate": 1e30,
-            },
-        },
-    }
-    path = write_grid(workdir, data)
+    path = write_grid(workdir, DIVERGING_GRID)
     assert main(["sweep", str(path)]) == 1
     captured = capsys.readouterr()
     assert "synthetic_ceph/kfold/subpixel/seed 0: FAILED: 2 fold(s) failed" in captured.out
@@ -203,21 +205,7 @@ def test_deferred_cells_train_without_the_store_and_the_driver_records_them(
     from landmarkbench.run.sweep.driver import cell_task, plan_sweep, record_cell
     from landmarkbench.run.sweep.grid import Resources
 
-    data = {
-        **FAST_GRID,
-        "datasets": FAST_GRID["datasets"][:1],
-        "seeds": [0],
-        "methods": {
-            "mean_shape": {},
-            "subpixel": {
-                "max_epochs": 1,
-                "channels": [4, 8],
-                "augment": False,
-                "learning_rate": 1e30,
-            },
-        },
-    }
-    planned = plan_sweep(expand_grid(data, "test grid"))
+    planned = plan_sweep(expand_grid(DIVERGING_GRID, "test grid"))
     store = workdir / "mlflow.db"
     results = {p.cell.method: run_cell(cell_task(p, Resources(), True)) for p in planned}
     assert results["mean_shape"].finished and results["subpixel"].failed_folds
