@@ -12,11 +12,13 @@ from collections.abc import Sequence
 import click
 
 from landmarkbench import __version__
+from landmarkbench.cli.export_cmd import export_command
 from landmarkbench.cli.fetch_cmd import fetch_command
 from landmarkbench.cli.fixture_cmd import fixture_command
 from landmarkbench.cli.leaderboard_cmd import leaderboard_command
 from landmarkbench.cli.ls_cmd import ls_command
 from landmarkbench.cli.plot_cmd import plot_command
+from landmarkbench.cli.predict_cmd import predict_command
 from landmarkbench.cli.regress_cmd import regress_command
 from landmarkbench.cli.run_cmd import run_command
 from landmarkbench.cli.sweep_cmd import sweep_command
@@ -46,6 +48,8 @@ cli.add_command(fixture_command)
 cli.add_command(regress_command)
 cli.add_command(leaderboard_command)
 cli.add_command(plot_command)
+cli.add_command(predict_command)
+cli.add_command(export_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
