@@ -130,7 +130,7 @@ def test_changing_the_sdr_operator_reuses_folds_and_changes_the_record(
     assert main([*RUN, "--method", "mean_shape", "--sdr-operator", "<"]) == 0
     out = capsys.readouterr().out
     assert "reused 3 finished fold(s)" in out
-    assert "SDR<2.0" in out
+    assert "point error < r mm" in out  # the units line states the operator
 
 
 def test_table_formats_from_stored_results(workdir: Path, capsys) -> None:
