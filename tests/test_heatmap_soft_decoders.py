@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
 import torch
 
@@ -11,7 +14,7 @@ from landmarkbench.heatmaps.decoders import (
     soft_argmax,
     weighted_spatial_mean,
 )
-from landmarkbench.heatmaps.targets import gaussian_heatmaps
+from landmarkbench.heatmaps.targets import anisotropic_gaussian_heatmaps, gaussian_heatmaps
 
 SHAPES = [(20, 24), (12, 14, 16)]
 SOFT_DECODERS = {
@@ -149,14 +152,19 @@ def test_weighted_spatial_mean_falls_back_to_argmax_without_mass_and_keeps_gradi
 @pytest.mark.parametrize("shape", SHAPES)
 def test_local_soft_argmax_probabilities_match_logits(shape):
     logits = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(5)) * 3
+    # Also logits of Gaussians within 2 px of the low corner (windows completed by the fit).
+    near_corner = torch.rand(2, 4, len(shape), generator=torch.Generator().manual_seed(9)) * 2
+    gaussian_logits = gaussian_heatmaps(near_corner, shape, 2.0).clamp_min(1e-30).log()
+    for maps in (logits, gaussian_logits):
+        probabilities = torch.softmax(maps.flatten(2), -1).view(maps.shape)
+        for t in (1.0, 10.0):
+            torch.testing.assert_close(
+                local_soft_argmax(probabilities, 5, t, "probabilities"),
+                local_soft_argmax(maps, 5, t, "logits"),
+                atol=1e-4,
+                rtol=0,
+            )
     probabilities = torch.softmax(logits.flatten(2), -1).view(logits.shape)
-    for t in (1.0, 10.0):
-        torch.testing.assert_close(
-            local_soft_argmax(probabilities, 5, t, "probabilities"),
-            local_soft_argmax(logits, 5, t, "logits"),
-            atol=1e-4,
-            rtol=0,
-        )
     # Logits are shift invariant, probabilities scale invariant, also at the border.
     torch.testing.assert_close(local_soft_argmax(logits + 7.0), local_soft_argmax(logits))
     torch.testing.assert_close(
@@ -212,3 +220,129 @@ def test_one_spatial_axis_is_supported(name):
     decoded = SOFT_DECODERS[name](maps)
     assert decoded.shape == (1, 3, 1) and torch.isfinite(decoded).all()
     torch.testing.assert_close(decoded[0, 0], points[0, 0], atol=1e-4, rtol=0)
+
+
+def _clipped_window_reference(maps, window=5, temperature=10.0, input_space="logits"):
+    """The local soft-argmax before border completion (clipped, renormalised window), as a
+    plain loop-free reference: every window inside the image must still give these bits."""
+    spatial = maps.shape[2:]
+    d = len(spatial)
+    peak = argmax_decode(maps).long()
+    half = window // 2
+    axes = [torch.arange(-half, half + 1)] * d
+    offsets = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
+    positions = peak[:, :, None, :] + offsets
+    sizes = torch.tensor(spatial)
+    inside = ((positions >= 0) & (positions < sizes)).all(dim=-1)
+    strides = torch.tensor([math.prod(spatial[k + 1 :]) for k in range(d)])
+    clipped = torch.minimum(positions.clamp_min(0), sizes - 1)
+    values = maps.flatten(2).gather(-1, (clipped * strides).sum(-1)).float()
+    if input_space == "probabilities":
+        values = values.clamp_min(torch.finfo(torch.float32).tiny).log()
+    logits = (values * temperature).masked_fill(~inside, float("-inf"))
+    weights = torch.softmax(logits, dim=-1)
+    return peak.float() + (weights[..., None] * offsets.float()).sum(dim=-2)
+
+
+def _border_grid(shape, depths):
+    """Points at each depth from every border, edge and corner (3^d - 1 combinations), and
+    the whole-pixel shifts that move each of them to the middle of the map."""
+    points, shifts = [], []
+    for combo in itertools.product(("low", "high", "middle"), repeat=len(shape)):
+        if set(combo) == {"middle"}:
+            continue
+        for depth in depths:
+            point, shift = [], []
+            for side, n in zip(combo, shape, strict=True):
+                middle = n // 2 - 1
+                point.append({"low": depth, "high": n - 1 - depth, "middle": n // 2 + depth}[side])
+                shift.append({"low": middle, "high": -middle, "middle": 0}[side])
+            points.append(point)
+            shifts.append(shift)
+    return torch.tensor(points)[None], torch.tensor(shifts, dtype=torch.float32)[None]
+
+
+BORDER_SETTINGS = {
+    "logits_t10": {},  # landmarker's coord_local_soft_argmax defaults on peak-1 Gaussians
+    "logits_t1": {"temperature": 1.0},
+    "probabilities_t1": {"input_space": "probabilities", "temperature": 1.0},
+    "logits_window7": {"window": 7},
+}
+
+
+@pytest.mark.parametrize("settings", BORDER_SETTINGS)
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0, 5.0])
+@pytest.mark.parametrize("shape", [(30, 34), (20, 22, 24)])
+def test_local_soft_argmax_has_no_border_bias_on_exact_gaussians(shape, sigma, settings):
+    # Centres 0-2 px from every border, edge and corner, in 0.1 px steps (symmetric about
+    # 1 px, so the sub-pixel pull toward the argmax pixel that the window has everywhere
+    # averages out). Border bias = decoded minus the decoding of the same peak moved by whole
+    # pixels into the middle of the map: measured below 4e-6 px (the clipped window: up to
+    # 0.77 px). Its mean toward the inside over the grid: below 1e-6 px (clipped: +0.32 px).
+    kwargs = BORDER_SETTINGS[settings]
+    points, shifts = _border_grid(shape, torch.linspace(0, 2, 21))
+    decoded = local_soft_argmax(gaussian_heatmaps(points, shape, sigma), **kwargs)
+    interior = local_soft_argmax(gaussian_heatmaps(points + shifts, shape, sigma), **kwargs)
+    border_bias = decoded - (interior - shifts)
+    assert border_bias.abs().max() <= 0.01
+    size = torch.tensor(shape, dtype=torch.float32)
+    near = (points <= 2.001) | (points >= size - 3.001)
+    inward = torch.where(points < size / 2, 1.0, -1.0)
+    assert ((decoded - points) * inward)[near].mean().abs() <= 0.01
+    if sigma >= 2:  # the grid tells: the old clipped window fails it
+        clipped = _clipped_window_reference(gaussian_heatmaps(points, shape, sigma), **kwargs)
+        assert ((clipped - points) * inward)[near].mean() > 0.05
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_local_soft_argmax_away_from_the_border_is_bit_identical_to_the_clipped_window(shape):
+    generator = torch.Generator().manual_seed(7)
+    points = _points(3, 5, shape, margin=3, seed=7)  # argmax >= 2 px from every border
+    gaussians = gaussian_heatmaps(points, shape, 2.5)
+    noisy = gaussians + 0.2 * torch.rand(gaussians.shape, generator=generator)
+    for maps in (gaussians, noisy, 40 * gaussians):
+        for kwargs in BORDER_SETTINGS.values():
+            if kwargs.get("window", 5) == 7:
+                continue  # a 7-window reaches 3 px: margin 3 keeps the argmax 2.5 px in
+            expected = _clipped_window_reference(maps, **kwargs)
+            assert torch.equal(local_soft_argmax(maps, **kwargs), expected)
+    # Windows of 3 are never completed, and fits that fail keep the clipped window too.
+    border = gaussian_heatmaps(torch.zeros(1, 1, len(shape)) + 0.3, shape, 2.0)
+    assert torch.equal(local_soft_argmax(border, 3), _clipped_window_reference(border, 3))
+    spike = torch.zeros(1, 1, *shape)
+    spike[(0, 0, *(0,) * len(shape))] = 1.0
+    assert torch.equal(local_soft_argmax(spike, 5, 1.0), _clipped_window_reference(spike, 5, 1.0))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_local_soft_argmax_completion_is_robust_on_network_like_maps(shape):
+    # Noisy, negative, flat and rotated peaks on the border: finite, in the image, within a
+    # pixel of the clipped window's answer, and differentiable.
+    d = len(shape)
+    generator = torch.Generator().manual_seed(8)
+    points = torch.rand(4, 6, d, generator=generator) * 2  # near the low corner
+    points[1] = torch.tensor(shape, dtype=torch.float32) - 1 - points[1]
+    gaussians = gaussian_heatmaps(points, shape, 2.0)
+    noise = torch.randn(gaussians.shape, generator=generator)
+    plateau = gaussians.clamp_max(0.8)
+    angles = 0.7 if d == 2 else torch.tensor([0.7, 0.3, -0.4])
+    rotated = anisotropic_gaussian_heatmaps(
+        points, shape, torch.tensor([[1.5, 3.0, 2.0][:d]]), angles
+    )
+    for maps in (gaussians + 0.05 * noise, gaussians - 0.3, plateau, noise, rotated):
+        maps = maps.clone().requires_grad_()
+        decoded = local_soft_argmax(maps, 5, 1.0)
+        assert torch.isfinite(decoded).all()
+        assert (decoded >= 0).all() and (decoded <= torch.tensor(shape) - 1).all()
+        reference = _clipped_window_reference(maps.detach(), 5, 1.0)
+        assert (decoded - reference).abs().max() <= 1.0
+        decoded.sum().backward()
+        assert torch.isfinite(maps.grad).all()
+    # A rotated exact Gaussian at the border decodes as it does inside the map (cross terms),
+    # up to the clamp into the image.
+    shift = torch.full((d,), 6.0)
+    rotated_inside = anisotropic_gaussian_heatmaps(
+        points[:1] + shift, shape, torch.tensor([[1.5, 3.0, 2.0][:d]]), angles
+    )
+    moved_back = (local_soft_argmax(rotated_inside, 5, 1.0) - shift).clamp_min(0)
+    assert (local_soft_argmax(rotated[:1], 5, 1.0) - moved_back).abs().max() < 1e-3
