@@ -115,6 +115,10 @@ class LandmarkDataset(ABC):
     # Rules (``config.Rule``) of the keyword options, by name: ``run`` enforces them when
     # it plans, before the dataset is built (e.g. {"n_cases": config.at_least(2)}).
     option_rules: ClassVar[Mapping[str, Any]] = {}
+    # Datasets annotated by two observers name them, e.g. ("senior", "junior"): the
+    # tables then show the human baseline, the second scored against the first (and each
+    # against a ground truth that is neither, such as their mean), from ``annotation``.
+    annotator_pair: ClassVar[tuple[str, str] | None] = None
 
     def __init_subclass__(cls, manifest: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -171,6 +175,24 @@ class LandmarkDataset(ABC):
                 f"values (for a downloaded dataset 'landmarkbench validate {self.name} "
                 "--data-dir DIR' lists what is missing)."
             )
+
+    def annotation(self, case_id: str, annotator: str) -> np.ndarray:
+        """One annotator's (C, d) landmarks of ``case_id`` (array-index order, NaN where
+        missing), for the datasets that declare ``annotator_pair``.
+
+        The default reads ``load(case_id).extra[annotator]``; adapters that can read an
+        annotation without its image override it.
+
+        Raises:
+            DataError: if the case does not hold that annotator's landmarks.
+        """
+        found = self.load(case_id).extra.get(annotator)
+        if found is None:
+            raise DataError(
+                f"Dataset {self.name!r} case {case_id!r} has no annotation by {annotator!r} "
+                f"(annotators: {', '.join(self.annotator_pair or ()) or 'none declared'})."
+            )
+        return np.asarray(found, dtype=float)
 
     def load_many(self, case_ids: Sequence[str]) -> list[Case]:
         """Load several cases, in the given order."""

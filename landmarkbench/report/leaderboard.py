@@ -9,10 +9,11 @@
   best) ranked by ``report.ranking`` (rank column, ties by CI overlap), with the recipe, the
   model's parameters and training time per row, the MLflow parent runs (links into the MLflow
   UI when its address is known, with a link comparing them there) and each run's resolved
-  experiment file (copied beside the page); literature rows of the same protocol sit in the
-  ranked view, marked and unranked; then the per-landmark breakdown, the prediction-region
-  tables when rows have regions, and SDR curves (``report.sdr_svg``) from 0 to the largest
-  SDR radius plus a margin.
+  experiment file (copied beside the page); the inter-observer rows of datasets with two
+  annotators (``report.inter_observer``, marked ``human``) and literature rows of the same
+  protocol sit in the ranked view, placed by value, never ranked; then the per-landmark
+  breakdown, the prediction-region tables when rows have regions, and SDR curves
+  (``report.sdr_svg``) from 0 to the largest SDR radius plus a margin.
 
 Runs are chosen by a ``RunSelection`` (``report.filters``): by default runs tagged ``smoke``
 are left out, with a note saying how many.
@@ -32,7 +33,8 @@ from landmarkbench.atomic_io import write_text_atomically
 from landmarkbench.errors import ResultsError
 from landmarkbench.report.filters import LEADERBOARD_EXCLUDED_TAGS, RunSelection
 from landmarkbench.report.formats import DASH, Cell, Table
-from landmarkbench.report.literature import FIXED_COLUMNS
+from landmarkbench.report.inter_observer import InterObserverRow
+from landmarkbench.report.literature import FIXED_COLUMNS, merged
 from landmarkbench.report.plot_common import split_label as run_split_label
 from landmarkbench.report.ranking import RANK_NOTE, Ranked, rank_rows
 from landmarkbench.report.regions_table import conformal_per_landmark_table, conformal_table
@@ -41,6 +43,7 @@ from landmarkbench.report.site_html import page, slug, table_html
 from landmarkbench.report.tables import (
     Row,
     comparison_rows,
+    human_baseline,
     literature_rows,
     per_landmark_table,
     rows_of,
@@ -189,13 +192,16 @@ def ranked_table(
     out_dir: Path,
     bootstrap: int | None,
     seed: int | None,
+    human: tuple[Sequence[InterObserverRow], Sequence[str]] = ((), ()),
 ) -> tuple[Table, list[str]]:
-    """A page's comparison table in rank order, literature rows placed by value, and the
-    class of each row (``literature`` for those)."""
+    """A page's comparison table in rank order, the inter-observer rows (``human``: rows and
+    footnotes of ``tables.human_baseline``) and literature rows placed by value, and the
+    class of each row (``human`` and ``literature`` for those)."""
     rows = [r.row for r in ranked]
     first = rows[0]
     literature = [p for p in literature_rows(dataset) if p.protocol == first.split_protocol]
-    table = section_table(rows, literature, f"Dataset {dataset}", bootstrap, seed)
+    table = section_table(rows, literature, f"Dataset {dataset}", bootstrap, seed, *human)
+    n_human = len(table.rows) - len(rows) - len(merged(literature))
     ours = table.rows[: len(rows)]
     extra = ["Recipe", "Parameters", "MLflow run", "Experiment"]
     body: list[list[Cell]] = []
@@ -214,7 +220,8 @@ def ranked_table(
     classes = [""] * len(body)
     higher = evaluation_for(first.multi_instance).primary.higher_is_better
     n_ranked = sum(r.rank is not None for r in ranked)
-    for cells in table.rows[len(rows) :]:
+    for index, cells in enumerate(table.rows[len(rows) :]):
+        kind = "human" if index < n_human else "literature"
         value = _literature_value(cells)
         at = n_ranked
         for i in range(n_ranked):
@@ -222,9 +229,9 @@ def ranked_table(
             if value == value and (value > mine if higher else value < mine):
                 at = i
                 break
-        lit = Cell("lit.", (("", float("nan")),))
-        body.insert(at, [lit, *cells, DASH, DASH, DASH, DASH])
-        classes.insert(at, "literature")
+        mark = Cell("human" if kind == "human" else "lit.", (("", float("nan")),))
+        body.insert(at, [mark, *cells, DASH, DASH, DASH, DASH])
+        classes.insert(at, kind)
         ours.insert(at, cells)
         n_ranked += 1
     metric = evaluation_for(first.multi_instance).primary.header
@@ -232,10 +239,20 @@ def ranked_table(
         caption=table.caption,
         header=["Rank", *table.header, *extra],
         rows=body,
-        footnotes=[RANK_NOTE.format(metric=metric), *table.footnotes],
+        footnotes=[
+            RANK_NOTE.format(metric=metric),
+            *([HUMAN_RANK_NOTE] if n_human else []),
+            *table.footnotes,
+        ],
         numeric_from=1 + len(FIXED_COLUMNS),
     )
     return ranked_view, classes
+
+
+HUMAN_RANK_NOTE = (
+    "human: an inter-observer row (the dataset's annotators scored against each other or "
+    "the ground truth), placed by value but never ranked."
+)
 
 
 def _newest(rows: Sequence[Row]) -> str:
@@ -266,7 +283,8 @@ def _dataset_page(
     first = section[0]
     shown = comparison_rows(section)  # hdr runs repeat their plain runs' predictions
     ranked = rank_rows(shown, bootstrap, seed)
-    table, classes = ranked_table(dataset, ranked, tracked, ui_url, out_dir, bootstrap, seed)
+    human = human_baseline(section)
+    table, classes = ranked_table(dataset, ranked, tracked, ui_url, out_dir, bootstrap, seed, human)
     parts = [
         '<p><a href="index.html">← all datasets</a></p>',
         f"<h1>{html.escape(dataset)}: {html.escape(split_label(first))} "
@@ -292,7 +310,7 @@ def _dataset_page(
     parts.append(table_html(table, css="leaderboard", row_classes=classes))
     if not first.multi_instance:
         try:
-            breakdown = per_landmark_table([r.row for r in ranked], f"Dataset {dataset}")
+            breakdown = per_landmark_table([r.row for r in ranked], f"Dataset {dataset}", human[0])
         except (ResultsError, ValueError, AttributeError) as error:
             parts += ["<h2>Per-landmark MRE</h2>", f"<p>{html.escape(str(error))}</p>"]
         else:

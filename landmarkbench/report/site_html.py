@@ -100,6 +100,7 @@ th[data-order="desc"]::after { content: " ▼"; }
 td.t, td:first-child, th:first-child { text-align: left; }
 p.note { font-size: 12px; color: #555; margin: 0.2em 0; }
 tr.literature td { color: #555; font-style: italic; }
+tr.human td { color: #36506b; font-style: italic; }
 td.rank { font-weight: 600; }
 small.hash { color: #666; }
 code { font-size: 11px; }

@@ -10,7 +10,9 @@ apart from the spread over folds. k-fold protocols show pooled out-of-fold numbe
 official protocol shows one column group per test set (e.g. test1, test2). Point data get a
 95 % bootstrap CI of the pooled MRE (resampling images) and a paired Wilcoxon signed-rank test
 of per-image MRE against the best method. Published figures from the dataset manifest are
-shown as labelled literature rows: never bold, never tested.
+shown as labelled literature rows: never bold, never tested. Datasets with two annotators get
+the human baseline (``report.inter_observer``): inter-observer rows computed on the section's
+test cases with its conventions, labelled, never bold, tested or ranked.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ from landmarkbench.report.formats import (
     render,
     spread_cell,
 )
+from landmarkbench.report.inter_observer import (
+    INTER_OBSERVER_SOURCE,
+    InterObserverRow,
+    inter_observer_note,
+    inter_observer_rows,
+)
 from landmarkbench.report.literature import (
     FIXED_COLUMNS,
     LITERATURE_NOTE,
@@ -63,7 +71,15 @@ from landmarkbench.results.summary import (
 FLAG = "⚠"
 
 
-__all__ = ["FORMATS", "Row", "bootstrap_setting", "collect_rows", "literature_rows", "render_table"]
+__all__ = [
+    "FORMATS",
+    "Row",
+    "bootstrap_setting",
+    "collect_rows",
+    "human_baseline",
+    "literature_rows",
+    "render_table",
+]
 
 # Protocols whose folds are separate test sets, reported side by side rather than pooled.
 PER_SPLIT_PROTOCOLS = ("official",)
@@ -283,6 +299,7 @@ def render_table(
     seed: int | None = None,
     per_landmark: bool = False,
     compact: bool = False,
+    inter_observer: bool = True,
 ) -> str:
     """Render rows (and literature rows) as Markdown, LaTeX, CSV or HTML tables.
 
@@ -297,6 +314,8 @@ def render_table(
         per_landmark: One row per landmark, methods as columns, instead.
         compact: The console form (``report.compact``): conventions once in the caption,
             short headers, caption and notes wrapped; the wide form otherwise.
+        inter_observer: Show the human baseline of datasets with two annotators
+            (``human_baseline``).
 
     Raises:
         ResultsError: for ``per_landmark`` on multi-instance results.
@@ -305,15 +324,20 @@ def render_table(
     tables: list[Table] = []
     used: set[int] = set()
     for section in sections(rows):
+        human, human_notes = human_baseline(section) if inter_observer else ([], [])
         if per_landmark:
-            tables.append(per_landmark_table(comparison_rows(section), title))
+            tables.append(per_landmark_table(comparison_rows(section), title, human))
             regions = conformal_per_landmark_table(section, title)
             if regions is not None:
                 tables.append(regions)
             continue
         matching = [p for p in literature if p.protocol == section[0].split_protocol]
         used |= {id(p) for p in matching}
-        tables.append(section_table(comparison_rows(section), matching, title, bootstrap, seed))
+        tables.append(
+            section_table(
+                comparison_rows(section), matching, title, bootstrap, seed, human, human_notes
+            )
+        )
         regions = conformal_table(section, title)
         if regions is not None:
             tables.append(regions)
@@ -322,6 +346,17 @@ def render_table(
         for protocol in dict.fromkeys(p.protocol for p in leftover):
             tables.append(literature_table([p for p in leftover if p.protocol == protocol], title))
     return render([compact_table(t) for t in tables] if compact else tables, fmt)
+
+
+def human_baseline(section: Sequence[Row]) -> tuple[list[InterObserverRow], list[str]]:
+    """The inter-observer rows of a section (``report.inter_observer``: the dataset's two
+    annotators on the section's test cases, with its conventions) and their footnotes:
+    where they come from, or why they are not shown. None for datasets without two
+    annotators."""
+    first = section[0]
+    human, reason = inter_observer_rows(first.runs[0])
+    notes = [inter_observer_note(human, first.protocol)] if human else []
+    return human, notes + ([reason] if reason else [])
 
 
 def sections(rows: Sequence[Row]) -> list[list[Row]]:
@@ -347,8 +382,12 @@ def section_table(
     title: str,
     bootstrap: int | None = None,
     seed: int | None = None,
+    human: Sequence[InterObserverRow] = (),
+    human_notes: Sequence[str] = (),
 ) -> Table:
-    """The table of one convention key: our rows (with statistics) then its literature rows.
+    """The table of one convention key: our rows (with statistics), then the human
+    baseline's rows (``human``, from ``human_baseline``; ``human_notes`` its footnotes), then
+    its literature rows. Neither of the last two is ever bold or tested.
 
     Raises:
         ValueError: if the rows do not share one convention key.
@@ -390,6 +429,10 @@ def section_table(
             minutes = row.train_minutes()
             row_cells.append(DASH if minutes is None else Cell(f"{minutes:.1f}", (("", minutes),)))
     body += [
+        _human_cells(h, first, shown, over_seeds, bootstrap, seed) + ([DASH] if timed else [])
+        for h in (human if point else ())
+    ]
+    body += [
         literature_cells(r, first.groups(), shown, point, seed_column) + ([DASH] if timed else [])
         for r in merged(literature)
     ]
@@ -402,7 +445,8 @@ def section_table(
         + failure_notes(section)
         + ([_CONFORMAL_NOTE] if any(row.conformal for row in section) else [])
         + ([_HDR_NOTE] if any(row.regions_kind == "hdr" for row in section) else [])
-        + ([TRAIN_MINUTES_NOTE] if timed else []),
+        + ([TRAIN_MINUTES_NOTE] if timed else [])
+        + (list(human_notes) if point else []),
         numeric_from=len(FIXED_COLUMNS),
     )
 
@@ -465,6 +509,39 @@ def _group_cells(
             cells.append(Cell(f"{value:.2f}", (("", value),)))
         result.append(cells)
     return result
+
+
+def _human_cells(
+    human: InterObserverRow,
+    first: Row,
+    shown: Sequence[Column],
+    over_seeds: bool,
+    bootstrap: int,
+    seed: int,
+) -> list[Cell]:
+    """An inter-observer row's cells, in the columns of ``first``'s groups: the spread over
+    folds (a test set's single value), no seeds, the pooled MRE with its interval (never
+    tested), the metrics; computed by the same metrics as ours."""
+    from landmarkbench.evaluation.statistics import bootstrap_ci
+
+    texts = (human.label, first.protocol, DASH.text, INTER_OBSERVER_SOURCE, human.reference)
+    cells = [Cell.plain(t) for t in texts]
+    primary = evaluation_for(False).primary
+    for name, folds in first.groups():
+        values = human.fold_values(folds, primary)
+        if name == "pooled":
+            cells.append(spread_cell(values))
+            cells += [DASH] if over_seeds else []
+        else:
+            cells.append(Cell(f"{values[0]:.2f}", (("", values[0]),)))
+        errors = human.image_errors(folds)
+        low, high = bootstrap_ci(errors, bootstrap, seed)
+        cells.append(ci_cell(errors.pooled_mre, low, high, float("nan"), False))
+        metrics = human.metrics(folds)
+        for column in shown:
+            value = value_of(metrics, column)
+            cells.append(Cell(f"{value:.2f}", (("", value),)))
+    return cells
 
 
 def _one_seed(values: Sequence[float]) -> Cell:
@@ -556,8 +633,11 @@ def _footnotes(
     return notes
 
 
-def per_landmark_table(section: Sequence[Row], title: str) -> Table:
-    """One row per landmark, one column per (method, column group): MRE in mm, best bold.
+def per_landmark_table(
+    section: Sequence[Row], title: str, human: Sequence[InterObserverRow] = ()
+) -> Table:
+    """One row per landmark, one column per (method, column group): MRE in mm, best bold;
+    then one column per inter-observer row (``human``), never bold.
 
     Raises:
         ResultsError: for multi-instance results (no per-landmark point errors).
@@ -574,19 +654,29 @@ def per_landmark_table(section: Sequence[Row], title: str) -> Table:
             header.append(f"{row.label(section)}{suffix} MRE mm ↓")
             per_column.append(row.image_errors(folds))
             failed.append(row.failures["landmarks"])
+    n_ours = len(per_column)
+    for other in human:
+        for name, folds in section[0].groups():
+            suffix = "" if name == "pooled" else f" {name}"
+            header.append(f"{other.label}{suffix} MRE mm ↓")
+            per_column.append(other.image_errors(folds))
     names = section[0].record["dataset"]["landmark_names"]
     values = np.array([e.per_landmark_mre() for e in per_column]).T
     pooled = np.array([[e.pooled_mre for e in per_column]])
     body = []
     labels = [*names, "all landmarks (pooled)"]
     for label, line in zip(labels, np.vstack([values, pooled]), strict=True):
-        marked = [label in landmarks for landmarks in failed]
+        # Inter-observer columns (after ours) are never flagged and never bold.
+        marked = [label in landmarks for landmarks in failed] + [False] * (len(line) - n_ours)
         cells = [
             Cell(f"{v:.2f}" + (f" {FLAG}" if m else ""), (("", float(v)),))
             for v, m in zip(line, marked, strict=True)
         ]
-        body.append([Cell.plain(str(label)), *bold_row(cells, eligible=[not m for m in marked])])
+        ours = [not m and i < n_ours for i, m in enumerate(marked)]
+        body.append([Cell.plain(str(label)), *bold_row(cells, eligible=ours)])
     caption = _caption(title, section[0]) + "; per-landmark MRE in mm (lower is better)"
     notes = ["Bold: lowest MRE of each landmark (row); a ⚠ landmark is never bold."]
     notes += failure_notes(section)
+    if human:
+        notes.append(inter_observer_note(human, section[0].protocol))
     return Table(caption, header, body, notes, numeric_from=1)

@@ -40,6 +40,8 @@ class ISBI2015(LandmarkDataset, manifest="isbi2015"):
             cannot produce it.
     """
 
+    annotator_pair = files.ANNOTATORS
+
     def __init__(
         self,
         data_dir: str | None = None,
@@ -142,6 +144,10 @@ class ISBI2015(LandmarkDataset, manifest="isbi2015"):
         """
         path = self.annotation_path(case_id, annotator)
         return files.read_annotation(path, files.display_path(path, self.data_dir)).landmarks
+
+    def annotation(self, case_id: str, annotator: str) -> np.ndarray:
+        """``load_annotations``: the annotation file alone, no image header read."""
+        return self.load_annotations(case_id, annotator)
 
     def ground_truth_landmarks(self, case_id: str) -> np.ndarray:
         """The chosen ground truth of ``case_id``, (19, 2) (row, col) pixels (no image read).

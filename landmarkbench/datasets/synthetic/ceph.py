@@ -61,6 +61,7 @@ class SyntheticCeph(GeneratedDataset):
     landmark_names = ISBI_LANDMARK_NAMES
     ground_truth_options = ("mean", "annotator1", "annotator2", "truth")
     cached_arrays = frozenset({"image", "truth", "annotator1", "annotator2", "spacing"})
+    annotator_pair = ("annotator1", "annotator2")
 
     def __init__(
         self,
