@@ -128,18 +128,12 @@ def test_bad_grid_is_refused_with_one_sentence_naming_the_file(
 def test_a_missing_executor_extra_is_named_with_its_install_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import builtins
+    import sys
 
     from landmarkbench.run.sweep.executor import import_extra
 
-    real = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray":
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+    # None in sys.modules makes any import of ray fail, whether or not it is installed.
+    monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(UsageError, match=r"pip install 'landmarkbench\[ray\]'"):
         import_extra("ray", "ray", "ray")
 

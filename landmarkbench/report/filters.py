@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from landmarkbench.errors import ResultsError, UsageError
-from landmarkbench.results.store import StoredRun
+
+if TYPE_CHECKING:  # annotations only: the CLI imports this module, the store imports pandas
+    from landmarkbench.results.store import StoredRun
 
 __all__ = ["LEADERBOARD_EXCLUDED_TAGS", "NO_TAG", "RunSelection", "run_tags"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from landmarkbench.catalog import DATASETS, METHODS
@@ -52,7 +53,8 @@ def _dataset(spec: ExperimentSpec, options: dict[str, Any]) -> DatasetSpec:
         key = "data_dir" if "data_dir" in defaults else "cache_dir"
         if key not in defaults:
             raise UsageError(f"Dataset {name!r} takes no folder; drop --data-dir.")
-        values[key] = str(data_dir)
+        # Absolute, so that reports and predict find the data from any working folder.
+        values[key] = str(Path(data_dir).expanduser().resolve())
     ground_truth = options.get("ground_truth")
     if ground_truth is None and same:
         ground_truth = spec.dataset.ground_truth
