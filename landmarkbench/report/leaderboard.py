@@ -131,14 +131,7 @@ def _conventions_text(row: Row) -> str:
 def _parameters(row: Row) -> Cell:
     """Trainable parameters of the row's model (an ensemble's members summed), from the
     fold records; "—" for methods without a network."""
-    counts = []
-    for run in row.runs:
-        for record in run.fold_json.values():
-            fit = record.get("fit") or {}
-            parts = fit.get("members") or [fit]
-            values = [m.get("parameters") for m in parts]
-            if values and all(isinstance(v, int) for v in values):
-                counts.append(sum(values))
+    counts = row.fit_totals("parameters", (int,))
     if not counts:
         return DASH
     value = max(counts)

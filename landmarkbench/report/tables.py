@@ -176,15 +176,20 @@ class Row:
         """Minutes of training per trained model, mean over the row's folds and seeds: the
         training loop's time (epochs and their validation), an ensemble's members summed;
         None for methods without a training loop (e.g. the mean shape)."""
-        values = []
+        values = [seconds / 60.0 for seconds in self.fit_totals("train_seconds", (int, float))]
+        return float(np.mean(values)) if values else None
+
+    def fit_totals(self, key: str, kinds: tuple[type, ...]) -> list[Any]:
+        """Per fold (and seed) record, the fit summary's ``key`` summed over an ensemble's
+        members; folds where a member lacks it (or it is not of ``kinds``) are left out."""
+        totals = []
         for run in self.runs:
             for record in run.fold_json.values():
                 fit = record.get("fit") or {}
-                parts = fit.get("members") or [fit]
-                seconds = [m.get("train_seconds") for m in parts]
-                if seconds and all(isinstance(v, (int, float)) for v in seconds):
-                    values.append(sum(seconds) / 60.0)
-        return float(np.mean(values)) if values else None
+                values = [member.get(key) for member in fit.get("members") or [fit]]
+                if values and all(isinstance(v, kinds) for v in values):
+                    totals.append(sum(values))
+        return totals
 
     @property
     def split_protocol(self) -> str:
