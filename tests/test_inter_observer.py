@@ -144,6 +144,7 @@ def test_ceph_table_shows_the_rows_in_each_sections_conventions_never_bold(ceph:
         mp.chdir(ceph["root"])
         text = render_table(rows, "markdown", bootstrap=0, compact=True)
     assert text.count("| inter-observer: annotator2 vs annotator1 |") == 2
+    assert max(len(line) for line in text.splitlines()) <= 120  # the default run's console form
     assert text.count("Inter-observer rows (the human baseline)") == 2
     assert "**" not in "".join(line for line in text.splitlines() if "inter-observer:" in line)
 

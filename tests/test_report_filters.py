@@ -80,7 +80,9 @@ def test_compact_table_fits_120_columns_and_wide_stays(accepted: Path, capsys) -
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 120
     header = next(line for line in out.splitlines() if line.startswith("| Method"))
-    assert header.startswith("| Method | Seeds | MRE (folds) | Pooled MRE [95% CI] | SDR 2 |")
+    # every run of the fixture has seed 0: the compact form names it once instead of a column
+    assert header.startswith("| Method | MRE (folds) | Pooled MRE [95% CI] | SDR 2 |")
+    assert "Seeds: 0 (every row of ours)." in out
     assert "Train min/model" in header and "Units: MRE, Pooled MRE in mm" in out
     assert main([*base, "--split", kfold(30).identity, "--bootstrap", "100", "--wide"]) == 0
     wide = capsys.readouterr().out
@@ -189,3 +191,25 @@ def test_a_tag_changes_neither_folder_nor_hash(workdir: Path, capsys) -> None:
     assert main(["leaderboard", "--out", str(workdir / "site")]) == 1  # only smoke runs
     assert "--exclude-tag none" in capsys.readouterr().err
     assert main(["run", "--method", "mean_shape", "--tag", "two words"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("seeds", "kept"),
+    [(("0", "0", "—"), False), (("0, 1, 2", "0, 1, 2", "—"), False), (("0", "0, 1", "—"), True)],
+)
+def test_compact_form_keeps_the_seeds_column_only_when_rows_differ(seeds, kept) -> None:
+    from landmarkbench.report.compact import compact_table
+    from landmarkbench.report.formats import Cell, Table
+
+    header = ["Method", "Protocol", "Seeds", "Source", "Ground truth", "MRE mm ↓"]
+    names = ("a", "b", "inter-observer: x vs y")
+    rows = [
+        [Cell.plain(t) for t in (name, "kfold-1", seed, "ours", "mean", "1.00")]
+        for name, seed in zip(names, seeds, strict=True)
+    ]
+    table = compact_table(Table("caption", header, rows, numeric_from=5))
+    assert ("Seeds" in table.header) is kept
+    assert table.numeric_from == (2 if kept else 1)
+    assert [r[-1].text for r in table.rows] == ["1.00"] * 3
+    named = [n for n in table.footnotes if n.startswith("Seeds: ")]
+    assert named == ([] if kept else [f"Seeds: {seeds[0]} (every row of ours)."])

@@ -4,7 +4,8 @@ The wide table (``table --wide``, CSV, LaTeX, HTML) repeats the protocol, the so
 ground truth on every row and carries units and arrows in every header, which made the
 default run's table about 220 characters wide. The compact form states the shared
 conventions once (the caption already names them), keeps the method (with its recipe and
-marks), the seeds, the metrics and the CI, shortens the headers (``SDR 2`` for
+marks), the seeds (unless every row of ours has the same ones: then they are named once in
+the notes), the metrics and the CI, shortens the headers (``SDR 2`` for
 ``SDR<=2.0 mm % ↑``) with one units line, and wraps the caption and the notes to
 ``WIDTH`` columns. The numbers, bold and marks are the wide table's cells, unchanged.
 """
@@ -27,6 +28,7 @@ _DROPPED = ("Protocol", "Source", "Ground truth")
 _SDR = re.compile(r"SDR(<=|<)([0-9.]+) mm % ↑")
 _UNIT = re.compile(r" (mm|px|%)(?: %)? ?([↓↑])")
 _LITERATURE = "literature: "
+_NO_SEEDS = ("", "—", "-")  # the Seeds cell of rows that were not trained (literature, human)
 
 
 def _header(text: str, units: dict[tuple[str, str], list[str]], sdr: set[str]) -> str:
@@ -63,6 +65,9 @@ def compact_table(table: Table) -> Table:
     if table.header[: len(FIXED_COLUMNS)] != FIXED_COLUMNS:
         drop = []  # not a comparison table: only wrapped
     source = table.header.index("Source") if "Source" in table.header else None
+    seeds_note = _shared_seeds(table) if drop else None
+    if seeds_note:
+        drop.append(table.header.index("Seeds"))
     units: dict[tuple[str, str], list[str]] = {}
     sdr: set[str] = set()
     header = [_header(h, units, sdr) for i, h in enumerate(table.header) if i not in drop]
@@ -78,6 +83,8 @@ def compact_table(table: Table) -> Table:
             cells[0] = Cell(f"{name} (lit.)", cells[0].values, cells[0].bold)
         rows.append([c for i, c in enumerate(cells) if i not in drop])
     notes = [_legend(units, sdr)] if drop else []
+    if seeds_note:
+        notes.append(seeds_note)
     if literature:
         notes.append("(lit.): published figures (" + "; ".join(literature) + ").")
     notes += table.footnotes
@@ -89,6 +96,16 @@ def compact_table(table: Table) -> Table:
         footnotes=[_wrapped(n) for n in notes if n],
         numeric_from=table.numeric_from - sum(1 for i in drop if i < table.numeric_from),
     )
+
+
+def _shared_seeds(table: Table) -> str | None:
+    """The note naming the seeds when every trained row has the same ones (else None)."""
+    column = table.header.index("Seeds")
+    seeds = {row[column].text for row in table.rows} - set(_NO_SEEDS)
+    if len(seeds) != 1:
+        return None
+    (shared,) = seeds
+    return f"Seeds: {shared} (every row of ours)."
 
 
 def _wrapped(text: str) -> str:
