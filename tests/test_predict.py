@@ -69,7 +69,7 @@ def test_predict_files_equal_the_stored_predictions(finished: dict, tmp_path: Pa
     assert main(["predict", "--run", str(run), "--fold", "0", str(images), "--out", str(out),
                  "--no-progress"]) == 0  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == [
-        "cl_detection.csv", "landmarks.csv", "landmarks.json",
+        "cl_detection_2023.json", "cl_detection_2024.csv", "landmarks.csv", "landmarks.json",
     ]  # fmt: skip
     points = _json_points(out / "landmarks.json")
     for k, case_id in enumerate(stored.case_ids):
@@ -81,11 +81,23 @@ def test_predict_files_equal_the_stored_predictions(finished: dict, tmp_path: Pa
     spacing = stored.spacing[0]
     assert float(first["x"]) == pytest.approx(stored.predicted[0, 0, 0])
     assert float(first["y_mm"]) == pytest.approx(stored.predicted[0, 0, 1] * spacing[1])
-    # CL-Detection: one row per image, x = column, y = row.
-    cl = list(csv.DictReader((out / "cl_detection.csv").open()))
-    assert len(cl) == 5 and float(cl[0]["spacing(mm)"]) == pytest.approx(spacing[0])
+    # CL-Detection 2024 (predictions.csv): one row per image, pixels, x = column, y = row.
+    text = (out / "cl_detection_2024.csv").read_text()
+    header = ["image file"] + [f"p{k}{a}" for k in range(1, 20) for a in "xy"]
+    assert text.splitlines()[0].split(",") == header
+    cl = list(csv.DictReader(text.splitlines()))
+    assert [r["image file"] for r in cl] == [f"{c}.npy" for c in stored.case_ids]
     assert float(cl[0]["p1x"]) == pytest.approx(stored.predicted[0, 0, 1])
     assert float(cl[0]["p19y"]) == pytest.approx(stored.predicted[0, 18, 0])
+    assert float(cl[4]["p7x"]) == pytest.approx(stored.predicted[4, 6, 1])
+    # CL-Detection 2023 ("Multiple points"): [x, y, image number from 1] per image and landmark.
+    document = json.loads((out / "cl_detection_2023.json").read_text())
+    assert document["name"] == "Orthodontic landmarks" and document["type"] == "Multiple points"
+    assert document["version"] == {"major": 1, "minor": 0}
+    assert len(document["points"]) == 5 * 19
+    point = document["points"][19 * 4 + 6]  # image 5, landmark 7
+    assert point["name"] == "7" and point["point"][2] == 5
+    np.testing.assert_allclose(point["point"][:2], stored.predicted[4, 6, ::-1], atol=1e-9)
 
 
 def test_new_generated_images_and_the_fold_ensemble(finished: dict, tmp_path: Path, capsys) -> None:
@@ -134,3 +146,15 @@ def test_bad_inputs_are_refused_in_one_sentence_before_writing(
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_challenge_formats_apply_to_2d_single_point_models_only() -> None:
+    from landmarkbench.deploy.outputs import formats_for
+    from landmarkbench.errors import UsageError
+
+    assert formats_for((), 2, False) == ["csv", "json", "cldetection", "cldetection2023"]
+    assert formats_for((), 3, False) == ["csv", "json"]
+    assert formats_for((), 2, True) == ["csv", "json"]
+    for fmt in ("cldetection", "cldetection2023"):
+        with pytest.raises(UsageError, match=f"--format {fmt} needs a 2D model"):
+            formats_for(("json", fmt), 3, False)

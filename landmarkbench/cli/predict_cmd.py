@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from landmarkbench.cli.options import results_dir_option, tracking_uri_option
+from landmarkbench.deploy.formats import FORMATS
 
 EXAMPLES = """Examples:
 
@@ -49,8 +50,9 @@ EXAMPLES = """Examples:
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(["csv", "json", "cldetection"]),
-    help="Output formats [default: every one that applies].",
+    type=click.Choice(FORMATS),
+    help="Output formats [default: every one that applies; cldetection: the CL-Detection 2024 "
+    "CSV, cldetection2023: the CL-Detection 2023 JSON, both 2D with one point per landmark].",
 )
 @click.option(
     "--spacing",

@@ -10,9 +10,16 @@ array-index coordinates. Every file is written atomically.
 - ``landmarks.csv``: one row per image and landmark (per instance for multi-instance models):
   ``image, landmark[, instance], x, y[, z], x_mm, y_mm[, z_mm], spacing_x, spacing_y[, ...]``.
 - ``landmarks.json``: the model's statement, then per image its shape, spacing and landmarks.
-- ``cl_detection.csv``: the CL-Detection challenge layout, one row per image:
-  ``image file, spacing(mm), p1x, p1y, ..., pNx, pNy`` (2D, one point per landmark,
-  isotropic spacing; landmarks numbered in the model's order).
+- The two CL-Detection challenge submission layouts (2D, one point per landmark; landmarks
+  numbered from 1 in the model's order; pixel coordinates on the original grid, x = column,
+  y = row), as the challenges' baseline containers write them:
+  - ``cl_detection_2024.csv`` (CL-Detection 2024, the container's ``predictions.csv``): one row
+    per image, ``image file, p1x, p1y, ..., pNx, pNy``;
+  - ``cl_detection_2023.json`` (CL-Detection 2023, the container's
+    ``orthodontic-landmarks.json``): a grand-challenge "Multiple points" document named
+    "Orthodontic landmarks", one point per image and landmark, ``{"name": "<landmark number>",
+    "point": [x, y, <image number>]}``, images numbered from 1 in the order they were given
+    (the 2023 inputs are one stack of images, numbered the same way), and ``version``.
 """
 
 from __future__ import annotations
@@ -29,10 +36,8 @@ import numpy as np
 
 from landmarkbench.atomic_io import write_text_atomically
 from landmarkbench.datasets.folder.layout import COORDINATE_COLUMNS, axis_of_xyz
+from landmarkbench.deploy.formats import CL_DETECTION, FILE_NAMES, FORMATS
 from landmarkbench.errors import UsageError
-
-FORMATS = ("csv", "json", "cldetection")
-FILE_NAMES = {"csv": "landmarks.csv", "json": "landmarks.json", "cldetection": "cl_detection.csv"}
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,11 @@ def formats_for(asked: Sequence[str], ndim: int, multi_instance: bool) -> list[s
     """
     fits = ndim == 2 and not multi_instance
     if not asked:
-        return [f for f in FORMATS if f != "cldetection" or fits]
-    if "cldetection" in asked and not fits:
+        return [f for f in FORMATS if f not in CL_DETECTION or fits]
+    misfit = [f for f in asked if f in CL_DETECTION and not fits]
+    if misfit:
         raise UsageError(
-            "--format cldetection needs a 2D model with one point per landmark; this one is "
+            f"--format {misfit[0]} needs a 2D model with one point per landmark; this one is "
             f"{ndim}-D{' multi-instance' if multi_instance else ''}: use --format csv or json."
         )
     return list(dict.fromkeys(asked))
@@ -136,24 +142,32 @@ def json_text(predictions: Sequence[ImagePrediction], names: Sequence[str], stat
 
 
 def cl_detection_text(predictions: Sequence[ImagePrediction], count: int) -> str:
-    """Raises UsageError for an image with anisotropic spacing (the layout has one value)."""
+    """CL-Detection 2024's ``predictions.csv``: one row per image, pixels, x = column."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["image file", "spacing(mm)", *[f"p{k + 1}{a}" for k in range(count) for a in "xy"]]
-    )
+    writer.writerow(["image file", *[f"p{k + 1}{a}" for k in range(count) for a in "xy"]])
     for prediction in predictions:
-        spacing = set(prediction.spacing)
-        if len(spacing) != 1:
-            raise UsageError(
-                f"Image {prediction.name!r} has anisotropic spacing {prediction.spacing}, but "
-                "the CL-Detection layout holds one spacing per image; use --format csv or json."
-            )
-        row = [prediction.name, repr(float(next(iter(spacing))))]
+        row = [prediction.name]
         for _, _, point in _points(prediction):
             row += [repr(v) for v in _xyz(point, "png")]
         writer.writerow(row)
     return out.getvalue()
+
+
+def cl_detection_2023_text(predictions: Sequence[ImagePrediction]) -> str:
+    """CL-Detection 2023's "Multiple points" document: [x, y, image number] per landmark."""
+    points = [
+        {"name": str(c + 1), "point": [*_xyz(point, "png"), number]}
+        for number, prediction in enumerate(predictions, start=1)
+        for c, _, point in _points(prediction)
+    ]
+    document = {
+        "name": "Orthodontic landmarks",
+        "type": "Multiple points",
+        "points": points,
+        "version": {"major": 1, "minor": 0},
+    }
+    return json.dumps(document, indent=4) + "\n"
 
 
 def write_outputs(
@@ -168,8 +182,10 @@ def write_outputs(
             texts[fmt] = csv_text(predictions, names, multi_instance)
         elif fmt == "json":
             texts[fmt] = json_text(predictions, names, statement)
-        else:
+        elif fmt == "cldetection":
             texts[fmt] = cl_detection_text(predictions, len(names))
+        else:
+            texts[fmt] = cl_detection_2023_text(predictions)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt, text in texts.items():

@@ -1,5 +1,5 @@
 """``landmarkbench predict``: a trained model (a stored run's or an exported file's) applied
-to images, written as CSV / JSON / CL-Detection CSV. Every input is checked before the
+to images, written as CSV / JSON / the CL-Detection layouts. Every input is checked before the
 first image is predicted, and the files are written only when every image is predicted.
 """
 
