@@ -59,6 +59,7 @@ def evaluate_in_boxes(
     shape: Sequence[int],
     half_widths: Sequence[int],
     values_from_offsets: Callable[[list[torch.Tensor]], torch.Tensor],
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Evaluate a target in a box around each landmark and scatter it into zero maps.
 
@@ -69,6 +70,8 @@ def evaluate_in_boxes(
         values_from_offsets: Called with d tensors ``x_a - y_a`` (pixel coordinate minus
             landmark), the a-th of shape (B, C, 1, .., L_a, .., 1); returns the values, shape
             (B, C, L_0, ..., L_{d-1}).
+        out: Optional contiguous (B, C, *shape) buffer that is zeroed and receives the maps
+            (checked by the caller; not differentiable).
 
     Returns:
         Maps of shape (B, C, *shape), zero outside the boxes; differentiable with respect to
@@ -90,7 +93,12 @@ def evaluate_in_boxes(
         flat_index = term if flat_index is None else flat_index + term
     values = values_from_offsets(offsets)
     flat_index = flat_index.expand(values.shape).reshape(batch * channels, -1)
-    maps = torch.zeros(batch * channels, math.prod(shape), device=points.device, dtype=values.dtype)
+    if out is None:
+        maps = torch.zeros(
+            batch * channels, math.prod(shape), device=points.device, dtype=values.dtype
+        )
+    else:
+        maps = out.view(batch * channels, -1).zero_()
     # In place on a fresh zero tensor: autograd still records it, and no 2nd full-size copy.
     maps.scatter_(1, flat_index, values.reshape(batch * channels, -1))
     return maps.reshape(batch, channels, *shape)

@@ -78,6 +78,7 @@ class HeatmapObjective(nn.Module):
         self.config = config
         self.multi_instance = multi_instance
         self.adaptive = None
+        self._target_buffer: torch.Tensor | None = None
         if kind == "adaptive_gaussian":
             self.adaptive = AdaptiveGaussianHeatmaps(
                 num_landmarks,
@@ -114,6 +115,8 @@ class HeatmapObjective(nn.Module):
         batch, classes, instances, _ = points.shape
         if self.adaptive is not None:
             target = self.adaptive(points[:, :, 0], spatial)
+        elif instances == 1 and not points.requires_grad:
+            target = self._static_target(points[:, :, 0], spatial)
         else:
             flat = gaussian_heatmaps(_flat(points), spatial, self.config.sigma_px)
             target = self.config.heatmap_peak * flat.view(batch, classes, instances, *spatial).amax(
@@ -132,6 +135,24 @@ class HeatmapObjective(nn.Module):
         # The reference scaling: sum over maps / batch + alpha * sum_i prod_k sigma_ik.
         data = (squared * valid.to(squared.dtype)).sum() / batch
         return data + self.config.alpha * self.adaptive.sigma_penalty()
+
+    def _static_target(self, points: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
+        """``heatmap_peak`` times the Gaussians of ``points`` (B, C, d), written into one
+        buffer kept across batches: a fresh full-size map per batch costs more in page faults
+        than in arithmetic. Bit-identical to the allocating path; the loss saves no reference
+        to the target for backward, so the next batch may overwrite it."""
+        shape = (*points.shape[:2], *spatial)
+        buffer = self._target_buffer
+        if (
+            buffer is None
+            or tuple(buffer.shape) != shape
+            or buffer.dtype != points.dtype
+            or buffer.device != points.device
+        ):
+            buffer = torch.empty(shape, dtype=points.dtype, device=points.device)
+            self._target_buffer = buffer
+        gaussian_heatmaps(points, spatial, self.config.sigma_px, out=buffer)
+        return buffer.mul_(self.config.heatmap_peak)
 
     def _js_divergence(
         self, maps: torch.Tensor, points: torch.Tensor, spatial: tuple[int, ...]
