@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from landmarkbench.cli.options import results_dir_option, tracking_uri_option
+from landmarkbench.cli.options import results_dir_option, stored_model_options, tracking_uri_option
 
 EXAMPLES = """Examples:
 
@@ -17,17 +17,7 @@ EXAMPLES = """Examples:
 
 
 @click.command("export", epilog=EXAMPLES)
-@click.option(
-    "--run", "run", required=True, help="A finished run: its folder, run key or MLflow run id."
-)
-@click.option("--fold", default=None, help="Export one fold's model (name or index).")
-@click.option(
-    "--folds",
-    "folds",
-    type=click.Choice(["all"]),
-    default=None,
-    help="Export every fold's model as a cross-validation ensemble (the default).",
-)
+@stored_model_options(run_required=True)
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="The file to write (.zip)."
 )

@@ -48,3 +48,30 @@ def bootstrap_options() -> Callable[[Any], Any]:
         )(command)
 
     return decorate
+
+
+def stored_model_options(run_required: bool) -> Callable[[Any], Any]:
+    """``--run`` (a finished run) with ``--fold K`` / ``--folds all``: which of its stored
+    models ``predict`` and ``export`` use."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--folds",
+            "folds",
+            type=click.Choice(["all"]),
+            default=None,
+            help="Every fold's model as a cross-validation ensemble, their logits averaged "
+            "(the default).",
+        )(command)
+        command = click.option(
+            "--fold", default=None, help="One fold's model (name or index) [with --run]."
+        )(command)
+        return click.option(
+            "--run",
+            "run",
+            required=run_required,
+            default=None,
+            help="A finished run: its folder, run key or MLflow run id.",
+        )(command)
+
+    return decorate

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
-from landmarkbench.cli.options import results_dir_option, tracking_uri_option
+from landmarkbench.cli.options import (
+    results_dir_option,
+    stored_model_options,
+    tracking_uri_option,
+)
 from landmarkbench.deploy.formats import FORMATS
 
 EXAMPLES = """Examples:
@@ -21,22 +25,12 @@ EXAMPLES = """Examples:
 
 @click.command("predict", epilog=EXAMPLES)
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--run", "run", default=None, help="A finished run: its folder, run key or MLflow run id."
-)
+@stored_model_options(run_required=False)
 @click.option(
     "--model",
     type=click.Path(path_type=Path),
     default=None,
     help="An exported model file (landmarkbench export).",
-)
-@click.option("--fold", default=None, help="Use one fold's model (name or index) [with --run].")
-@click.option(
-    "--folds",
-    "folds",
-    type=click.Choice(["all"]),
-    default=None,
-    help="Average the logits of every fold's model (cross-validation ensemble; the default).",
 )
 @click.option(
     "--part",
@@ -79,7 +73,7 @@ def predict_command(
             "Pass --fold K (one fold's model) or --folds all (the ensemble), not both."
         )
     if device != "cpu" and run is not None:
-        from landmarkbench.training.device import resolve_device
+        from landmarkbench.devices import resolve_device
 
         device = resolve_device(device)
     predictor = load_predictor(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from landmarkbench.devices import DEVICE_CHOICES
 from landmarkbench.spec.experiment import (
     AGGREGATIONS,
     DEFAULT_DATASET,
@@ -17,7 +18,6 @@ from landmarkbench.spec.experiment import (
     DEFAULT_METHODS,
     DEFAULT_SEEDS,
     DEVICE_SETTINGS,
-    DEVICES,
     EVALUATION_SETTINGS,
     PROTOCOL_SETTINGS,
     SDR_OPERATORS,
@@ -161,7 +161,7 @@ def _default(value) -> str:
 @click.option(
     "--device",
     default=None,
-    type=click.Choice(DEVICES),
+    type=click.Choice(DEVICE_CHOICES),
     help=_default(DEVICE_SETTINGS["device"]),
 )
 @click.option(

@@ -211,6 +211,11 @@ class LandmarkDataset(ABC):
         """The dataset's declared split {"train": [...], "<test name>": [...]} or None."""
         return None
 
+    def official_validation(self) -> list[str] | None:
+        """The cases the official protocol selects models on (e.g. MML's val/), or None:
+        then the runner cuts its inner validation from the training cases."""
+        return None
+
     def published_folds(self) -> list[list[str]] | None:
         """Test folds of a published cross-validation (e.g. ISBI's 4 folds) or None."""
         return None

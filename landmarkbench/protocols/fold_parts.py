@@ -57,8 +57,7 @@ def declared_validation(dataset: LandmarkDataset, protocol: str) -> list[str] | 
     the official protocol, ``official_validation``), sorted; None when it declares none."""
     if protocol != "official":
         return None
-    declared = getattr(dataset, "official_validation", None)
-    ids = declared() if callable(declared) else None
+    ids = dataset.official_validation()
     return sorted(ids) if ids else None
 
 

@@ -368,7 +368,7 @@ class BenchmarkRun:
         file are still written): a sweep's workers train while one process, the store's
         only writer, logs their stored runs with ``record``.
         """
-        from landmarkbench.training.device import resolve_device
+        from landmarkbench.devices import resolve_device
 
         device = resolve_device(self.request.device)
         self.split = persist_split(self.split, self._split_path)

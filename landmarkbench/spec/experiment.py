@@ -32,6 +32,7 @@ from landmarkbench.config import (
     typed_settings,
     typed_value,
 )
+from landmarkbench.devices import DEVICE_CHOICES
 from landmarkbench.errors import UsageError
 from landmarkbench.spec.recipes import (
     NO_RECIPE,
@@ -50,7 +51,6 @@ DEFAULT_FOLDS = 5
 SDR_OPERATORS = ("<=", "<")
 AGGREGATIONS = ("pooled", "per_image")
 UNCERTAINTY_METHODS = ("conformal", "hdr")
-DEVICES = ("auto", "cpu", "cuda")
 FOLDS_PROTOCOLS = ("kfold", "holdout")  # the protocols that read K (--folds)
 
 # The declared defaults and rules of the experiment-level settings (section -> settings).
@@ -67,7 +67,7 @@ UNCERTAINTY_SETTINGS = DeclaredSettings(
     {"method": choice(None, *UNCERTAINTY_METHODS)},
 )
 TRACKING_SETTINGS = DeclaredSettings({"uri": None, "results_dir": "results"})
-DEVICE_SETTINGS = DeclaredSettings({"device": "auto"}, {"device": choice(*DEVICES)})
+DEVICE_SETTINGS = DeclaredSettings({"device": "auto"}, {"device": choice(*DEVICE_CHOICES)})
 
 
 def dataset_option_defaults(dataset_cls: type) -> dict[str, Any]:

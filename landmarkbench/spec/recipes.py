@@ -54,7 +54,7 @@ def device_kind(device: str) -> str:
     """ "cpu" or "cuda": ``device`` with "auto" resolved (``training.device``'s rule)."""
     if device != "auto":
         return device
-    from landmarkbench.training.device import resolve_device
+    from landmarkbench.devices import resolve_device
 
     return resolve_device(device)
 
