@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -78,8 +79,9 @@ def run_all(threads: list[int], quick: bool, echo) -> list[str]:
                 echo(result.describe())
                 cells[f"training throughput {result.label}, ours / landmarker img/s"] = (
                     _ratio_cell(result.runs, None),
-                    f"{result.images_per_run / min(result.runs.ours):.2f} vs "
-                    f"{result.images_per_run / min(result.runs.reference):.2f} img/s (best run)",
+                    f"{result.images_per_run / statistics.median(result.runs.ours):.2f} vs "
+                    f"{result.images_per_run / statistics.median(result.runs.reference):.2f} "
+                    f"img/s (median run; {result.pipeline})",
                 )
         except PeerMissing as missing:
             echo(f"training throughput: skipped ({missing})")
