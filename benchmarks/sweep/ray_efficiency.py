@@ -10,7 +10,7 @@ quiet core. The driver's overhead per cell is measured on the local executor wit
 after, beside the figures: on a machine shared with other jobs the efficiency is lower
 than the executor's own.
 
-    python benchmarks/sweep/ray_efficiency.py [--workers 2 --cells 4 --epochs 6]
+    python benchmarks/sweep/ray_efficiency.py [--workers 2 --cells 4 --epochs 130]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cells", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=130)
     args = parser.parse_args()
     from landmarkbench.run.sweep.local_executor import LocalExecutor
     from landmarkbench.run.sweep.ray_executor import RayExecutor
