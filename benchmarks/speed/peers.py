@@ -39,6 +39,7 @@ from types import ModuleType
 
 import numpy as np
 import torch
+from interleaved import PairedTiming, time_pairs
 from torch import nn
 
 
@@ -87,6 +88,16 @@ class Comparison:
     build: Callable[[bool], Sides]
     pairs: int = 7
     reference_name: str = "landmarker"
+
+    def time(self, sides: Sides, quick: bool) -> PairedTiming:
+        """Interleaved pairs of both sides (2 pairs in a quick run, else ``pairs``)."""
+        return time_pairs(sides.ours, sides.reference, 2 if quick else self.pairs)
+
+    def mark(self, ratio: float) -> str:
+        """ " ✓" / " ✗" for a ratio against the goal ("" without a goal)."""
+        if self.goal is None:
+            return ""
+        return " ✓" if ratio >= self.goal else " ✗"
 
 
 def _max_difference(ours: torch.Tensor, theirs: torch.Tensor, limit: float) -> str:

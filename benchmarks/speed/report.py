@@ -27,16 +27,14 @@ sys.path.insert(0, str(HERE))
 
 import memory_limit  # noqa: E402
 import throughput  # noqa: E402
-from interleaved import time_pairs  # noqa: E402
 from peers import COMPARISONS, PeerMissing  # noqa: E402
 
 README_FILES = (HERE / "README.md",)
 START, END = "<!-- speed-table:start -->", "<!-- speed-table:end -->"
 
 
-def _ratio_cell(timing, goal: float | None) -> str:
+def _ratio_cell(timing, mark: str = "") -> str:
     low, high = timing.spread
-    mark = "" if goal is None else (" ✓" if timing.ratio >= goal else " ✗")
     return f"{timing.ratio:.1f}x [{low:.1f}-{high:.1f}]{mark}"
 
 
@@ -51,9 +49,9 @@ def run_comparisons(quick: bool, echo) -> dict[str, tuple[str, str]]:
             cells[comparison.name] = ("not run: landmarker missing", "")
             continue
         agreement = sides.agreement()
-        timing = time_pairs(sides.ours, sides.reference, 2 if quick else comparison.pairs)
+        timing = comparison.time(sides, quick)
         echo(f"{comparison.name:42s} {timing.describe()}; {agreement}")
-        cells[comparison.name] = (_ratio_cell(timing, comparison.goal), agreement)
+        cells[comparison.name] = (_ratio_cell(timing, comparison.mark(timing.ratio)), agreement)
     return cells
 
 
@@ -78,7 +76,7 @@ def run_all(threads: list[int], quick: bool, echo) -> list[str]:
             for result in throughput.run(quick):
                 echo(result.describe())
                 cells[f"training throughput {result.label}, ours / landmarker img/s"] = (
-                    _ratio_cell(result.runs, None),
+                    _ratio_cell(result.runs),
                     f"{result.images_per_run / statistics.median(result.runs.ours):.2f} vs "
                     f"{result.images_per_run / statistics.median(result.runs.reference):.2f} "
                     f"img/s (median run; {result.pipeline})",
@@ -101,7 +99,8 @@ def _table(results: dict[int, dict[str, tuple[str, str]]], loads, quick: bool) -
         f"{' (QUICK dry run, tiny sizes: not a measurement)' if quick else ''}; "
         f"1-minute load average {load_text}. Ratios are the median over interleaved pairs of "
         "(other / ours) time per pair, > 1 = ours faster, [min-max over pairs], ✓/✗ the goal; "
-        "memory rows are our time over the time to fill the same buffer (goal <= 3x). "
+        "memory rows are our time over the time to fill the same buffer "
+        f"(goal <= {memory_limit.GOAL:g}x). "
         "Regenerate: `.venv/bin/python benchmarks/speed/report.py --threads 1,2 "
         "--write-readme`.",
         "",
@@ -111,7 +110,8 @@ def _table(results: dict[int, dict[str, tuple[str, str]]], loads, quick: bool) -
     goals = {c.name: c.goal for c in COMPARISONS}
     for name in results[counts[0]]:
         goal = goals.get(name)
-        goal_text = f">= {goal:g}x" if goal else ("<= 3x" if "memory" in name else "")
+        memory = f"<= {memory_limit.GOAL:g}x" if "memory" in name else ""
+        goal_text = f">= {goal:g}x" if goal else memory
         row = [results[c].get(name, ("", ""))[0] for c in counts]
         agreement = results[counts[-1]].get(name, ("", ""))[1]
         lines.append(f"| {name} | {goal_text} | " + " | ".join(row) + f" | {agreement} |")
@@ -119,14 +119,17 @@ def _table(results: dict[int, dict[str, tuple[str, str]]], loads, quick: bool) -
 
 
 def write_readmes(lines: list[str]) -> None:
-    """Replace the block between the markers in each README (which must hold them)."""
+    """Replace the block between the markers in each README (which must hold them), each
+    file written atomically."""
+    from landmarkbench.atomic_io import write_text_atomically
+
     block = "\n".join([START, *lines, END])
     for path in README_FILES:
         text = path.read_text()
         if START not in text or END not in text:
             raise SystemExit(f"{path} has no '{START}' ... '{END}' block to replace.")
         head, rest = text.split(START, 1)
-        path.write_text(head + block + rest.split(END, 1)[1])
+        write_text_atomically(path, head + block + rest.split(END, 1)[1])
         print(f"wrote the speed table into {path}")
 
 

@@ -10,7 +10,7 @@ are reported (✓/✗ in the summary), not asserted, since a loaded machine cann
 from __future__ import annotations
 
 import pytest
-from interleaved import quick_mode, time_pairs
+from interleaved import quick_mode
 from peers import COMPARISONS, Comparison, PeerMissing
 
 OURS_ROUNDS = {"rounds": 5, "iterations": 1, "warmup_rounds": 1}
@@ -26,14 +26,14 @@ def test_peer(benchmark, comparison: Comparison, summary_lines: list[str]) -> No
     agreement = sides.agreement()
     benchmark.group = comparison.name
     benchmark.pedantic(sides.ours, **OURS_ROUNDS)
-    timing = time_pairs(sides.ours, sides.reference, 2 if quick else comparison.pairs)
+    timing = comparison.time(sides, quick)
     low, high = timing.spread
     benchmark.extra_info.update(
         ratio=timing.ratio, ratio_min=low, ratio_max=high, threads=timing.threads,
         load_before=timing.load_before, load_after=timing.load_after, agreement=agreement,
     )  # fmt: skip
     goal = "" if comparison.goal is None else f" goal >= {comparison.goal:g}x"
-    met = "" if comparison.goal is None else (" ✓" if timing.ratio >= comparison.goal else " ✗")
+    met = comparison.mark(timing.ratio)
     summary_lines.append(f"{comparison.name:42s} {timing.describe()}; {agreement}{goal}{met}")
 
 

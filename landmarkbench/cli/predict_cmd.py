@@ -12,6 +12,7 @@ from landmarkbench.cli.options import (
     tracking_uri_option,
 )
 from landmarkbench.deploy.formats import FORMATS
+from landmarkbench.devices import DEVICE_CHOICES
 
 EXAMPLES = """Examples:
 
@@ -54,7 +55,12 @@ EXAMPLES = """Examples:
     help="mm per pixel (one value, or one per x,y[,z]) [default: the image header, else "
     "the spacing of the training images].",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto [with --run].")
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help=f"{', '.join(DEVICE_CHOICES)} [with --run].",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @results_dir_option
 @tracking_uri_option
