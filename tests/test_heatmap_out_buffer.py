@@ -71,9 +71,9 @@ def test_objective_reuses_its_target_buffer_with_unchanged_losses():
     objective = HeatmapObjective("gaussian", method.config, 3, 2)
     config = method.config
     pointers = set()
-    for seed in range(3):
-        points = _points(2, 3, (20, 20), seed).nan_to_num(4.0)[:, :, None]
-        maps = torch.rand(2, 3, 20, 20, generator=torch.Generator().manual_seed(seed))
+    for seed, batch in enumerate((2, 2, 1, 2)):  # an epoch's smaller last batch included
+        points = _points(batch, 3, (20, 20), seed).nan_to_num(4.0)[:, :, None]
+        maps = torch.rand(batch, 3, 20, 20, generator=torch.Generator().manual_seed(seed))
         maps.requires_grad_(True)
         loss = objective(maps, points)
         loss.backward()

@@ -140,17 +140,20 @@ class HeatmapObjective(nn.Module):
         """``heatmap_peak`` times the Gaussians of ``points`` (B, C, d), written into one
         buffer kept across batches: a fresh full-size map per batch costs more in page faults
         than in arithmetic. Bit-identical to the allocating path; the loss saves no reference
-        to the target for backward, so the next batch may overwrite it."""
-        shape = (*points.shape[:2], *spatial)
+        to the target for backward, so the next batch may overwrite it. A smaller batch (an
+        epoch's last) writes into the leading rows of the buffer, a contiguous view."""
+        batch, shape = points.shape[0], (*points.shape[1:2], *spatial)
         buffer = self._target_buffer
         if (
             buffer is None
-            or tuple(buffer.shape) != shape
+            or buffer.shape[0] < batch
+            or tuple(buffer.shape[1:]) != shape
             or buffer.dtype != points.dtype
             or buffer.device != points.device
         ):
-            buffer = torch.empty(shape, dtype=points.dtype, device=points.device)
+            buffer = torch.empty((batch, *shape), dtype=points.dtype, device=points.device)
             self._target_buffer = buffer
+        buffer = buffer[:batch]
         gaussian_heatmaps(points, spatial, self.config.sigma_px, out=buffer)
         return buffer.mul_(self.config.heatmap_peak)
 
