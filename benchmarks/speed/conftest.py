@@ -4,7 +4,8 @@ Each test times our side alone with pytest-benchmark and both sides in interleav
 (``interleaved.time_pairs``) and records a line that is printed at the end of the session:
 the median per-pair ratio landmarker / ours (> 1 means we are faster), its min-max over the
 pairs, the torch thread count and the load average. When landmarker is not installed its
-side is skipped. ``LANDMARKBENCH_BENCH_QUICK=1`` runs everything at tiny sizes (a dry run).
+side is skipped. ``LANDMARKBENCH_BENCH_QUICK=1`` runs everything at tiny sizes (a dry run);
+``LANDMARKBENCH_BENCH_DEVICE=cuda`` runs on a GPU (default cpu; the summary names the device).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ def summary_lines() -> list[str]:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not _LINES:
         return
-    terminalreporter.section("landmarkbench vs landmarker (interleaved pairs, >1 = ours faster)")
+    from interleaved import bench_device
+
+    device = bench_device()
+    where = "" if device == "cpu" else f", on {device} (AMP in training steps)"
+    terminalreporter.section(
+        f"landmarkbench vs landmarker (interleaved pairs, >1 = ours faster{where})"
+    )
     for line in _LINES:
         terminalreporter.write_line(line)

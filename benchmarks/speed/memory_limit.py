@@ -6,6 +6,9 @@ same reused buffer: ``buffer.fill_(1.0)`` (the write limit) and ``gaussian_heatm
 out=buffer)`` (generation into a reused buffer, as the training objective does), medians of
 repeats; the allocating call (a fresh tensor per batch, page faults included) is shown too.
 The goal: generation within 3x the write time, for 8x19x512² (2D) and 2x8x128³ (3D).
+
+On a CUDA device the buffer and the points live on the device and every time is taken with
+``interleaved.seconds``, which synchronises before and after each call.
 """
 
 from __future__ import annotations
@@ -52,15 +55,28 @@ def sizes(quick: bool) -> list[tuple[str, tuple[int, int], tuple[int, ...]]]:
 
 
 @torch.no_grad()
-def measure(label: str, batch: tuple[int, int], shape: tuple[int, ...], repeats: int) -> WriteLimit:
+def measure(
+    label: str,
+    batch: tuple[int, int],
+    shape: tuple[int, ...],
+    repeats: int,
+    device: str | torch.device = "cpu",
+) -> WriteLimit:
     """Time the write limit and target generation for one batch size (medians of repeats).
+
+    Args:
+        label: Row label.
+        batch: (batch, landmarks).
+        shape: Spatial shape of the maps.
+        repeats: Timed calls per median.
+        device: Where the points and the buffer live.
 
     Raises:
         AssertionError: If the buffer path differs from the allocating one.
     """
-    generator = torch.Generator().manual_seed(0)
-    points = torch.rand(*batch, len(shape), generator=generator) * (min(shape) - 1)
-    buffer = torch.empty(*batch, *shape)
+    generator = torch.Generator().manual_seed(0)  # drawn on the CPU: the same on any device
+    points = (torch.rand(*batch, len(shape), generator=generator) * (min(shape) - 1)).to(device)
+    buffer = torch.empty(*batch, *shape, device=device)
     buffer.fill_(0.0)  # map the pages once, as a buffer reused across batches is
     expected = gaussian_heatmaps(points, shape, SIGMA)
     assert torch.equal(gaussian_heatmaps(points, shape, SIGMA, out=buffer), expected)
@@ -71,6 +87,6 @@ def measure(label: str, batch: tuple[int, int], shape: tuple[int, ...], repeats:
     return WriteLimit(label, buffer.numel() * 4 / 1e6, fill, into, allocating)
 
 
-def run(quick: bool, repeats: int = 9) -> list[WriteLimit]:
-    """Measure every batch size of :func:`sizes`."""
-    return [measure(label, batch, shape, repeats) for label, batch, shape in sizes(quick)]
+def run(quick: bool, repeats: int = 9, device: str | torch.device = "cpu") -> list[WriteLimit]:
+    """Measure every batch size of :func:`sizes` on ``device``."""
+    return [measure(label, batch, shape, repeats, device) for label, batch, shape in sizes(quick)]

@@ -1,10 +1,16 @@
 """The peer comparisons: ours against landmarker 0.4.1 (or a baseline) on the same inputs.
 
-Each :class:`Comparison` builds, for a full or a quick (tiny, dry-run) size, the two
-zero-argument callables that ``interleaved.time_pairs`` alternates and an agreement check
+Each :class:`Comparison` builds, for a full or a quick (tiny, dry-run) size and a device,
+the two zero-argument callables that ``interleaved.time_pairs`` alternates and an agreement check
 that both sides compute the same thing (it raises ``AssertionError`` otherwise and returns a
 short description such as the largest difference). ``test_bench_peers.py`` (pytest-benchmark)
 and ``report.py`` (the README table) both take their comparisons from :data:`COMPARISONS`.
+
+Devices: a builder puts its inputs and models on ``torch.device(device)``. Comparisons that
+are CPU work by nature (point error and SDR on numpy arrays, the conformal areas measured in
+numpy on both sides, the cached epoch of disk reads and decoding) have ``gpu=False``: their
+builders refuse any device but the CPU. On CUDA the SCN training step of both sides runs
+under bfloat16 autocast (``interleaved.amp_context``); on the CPU without autocast.
 
 Settings per comparison (unchanged from the earlier per-file benchmarks):
 
@@ -39,7 +45,7 @@ from types import ModuleType
 
 import numpy as np
 import torch
-from interleaved import PairedTiming, time_pairs
+from interleaved import PairedTiming, amp_context, time_pairs
 from torch import nn
 
 
@@ -78,26 +84,53 @@ class Comparison:
     Attributes:
         name: Row label, with the full size.
         goal: Required median ratio (reference time / ours), or None.
-        build: ``build(quick)`` returns the :class:`Sides` (quick: tiny sizes, a dry run).
+        build: ``build(quick, device="cpu")`` returns the :class:`Sides` (quick: tiny sizes,
+            a dry run) with inputs and models on ``device``.
         pairs: Timed pairs at full size (a quick run times 2).
         reference_name: What the other side is.
+        gpu: Whether the comparison can run on a GPU; False for CPU work by nature, whose
+            builder raises ``ValueError`` for any device but "cpu".
     """
 
     name: str
     goal: float | None
-    build: Callable[[bool], Sides]
+    build: Callable[..., Sides]
     pairs: int = 7
     reference_name: str = "landmarker"
+    gpu: bool = True
 
-    def time(self, sides: Sides, quick: bool) -> PairedTiming:
-        """Interleaved pairs of both sides (2 pairs in a quick run, else ``pairs``)."""
-        return time_pairs(sides.ours, sides.reference, 2 if quick else self.pairs)
+    def time(
+        self, sides: Sides, quick: bool, pairs: int | None = None, first: int = 0
+    ) -> PairedTiming:
+        """Interleaved pairs of both sides.
+
+        Args:
+            sides: From :attr:`build`.
+            quick: A dry run (2 pairs unless ``pairs`` is given).
+            pairs: Timed pairs, or None for 2 in a quick run and :attr:`pairs` otherwise.
+            first: Offset of the alternation (``interleaved.time_pairs``).
+        """
+        count = pairs if pairs is not None else (2 if quick else self.pairs)
+        return time_pairs(sides.ours, sides.reference, count, first=first)
 
     def mark(self, ratio: float) -> str:
         """ " ✓" / " ✗" for a ratio against the goal ("" without a goal)."""
         if self.goal is None:
             return ""
         return " ✓" if ratio >= self.goal else " ✗"
+
+
+def _cpu_only(device: str | torch.device, what: str) -> None:
+    """Raise unless ``device`` is the CPU (for the ``gpu=False`` comparisons).
+
+    Raises:
+        ValueError: For any other device.
+    """
+    if torch.device(device).type != "cpu":
+        raise ValueError(
+            f"The {what} comparison is CPU work (gpu=False) and runs on the CPU only; got "
+            f"device {str(device)!r}. Build it with device 'cpu'."
+        )
 
 
 def _max_difference(ours: torch.Tensor, theirs: torch.Tensor, limit: float) -> str:
@@ -115,23 +148,23 @@ def _map_size(quick: bool) -> tuple[int, int, tuple[int, int]]:
     return (2, 19, (64, 64)) if quick else (8, 19, (512, 512))
 
 
-def _target_points(quick: bool) -> torch.Tensor:
+def _target_points(quick: bool, device: str | torch.device = "cpu") -> torch.Tensor:
     batch, landmarks, shape = _map_size(quick)
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(0)  # drawn on the CPU: the same on any device
     points = torch.rand(batch, landmarks, 2, generator=generator) * (shape[0] - 1)
     points[0, 0] = 0.0  # one landmark on the border, one just past the far corner
     points[0, 1] = shape[0] - 0.6
-    return points
+    return points.to(device)
 
 
 def _targets(rotated: bool) -> Callable[[bool], Sides]:
     from landmarkbench.heatmaps.gaussian import anisotropic_gaussian_heatmaps, gaussian_heatmaps
 
-    def build(quick: bool) -> Sides:
+    def build(quick: bool, device: str = "cpu") -> Sides:
         generator_module = import_peer("landmarker.heatmap.generator")
         _, landmarks, shape = _map_size(quick)
-        points = _target_points(quick)
-        sigma = torch.tensor([ANISOTROPIC_SIGMA])
+        points = _target_points(quick, device)
+        sigma = torch.tensor([ANISOTROPIC_SIGMA], device=device)
 
         @torch.no_grad()
         def ours() -> torch.Tensor:
@@ -146,7 +179,7 @@ def _targets(rotated: bool) -> Callable[[bool], Sides]:
             rotation=ROTATION if rotated else 0.0,
             heatmap_size=shape,
             learnable=False,
-        )
+        ).to(device)  # an nn.Module: its sigmas and rotation are buffers
 
         @torch.no_grad()
         def reference() -> torch.Tensor:
@@ -162,7 +195,9 @@ def _targets(rotated: bool) -> Callable[[bool], Sides]:
 WINDOW, TEMPERATURE = 5, 10.0
 
 
-def _decoder_maps(quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _decoder_maps(
+    quick: bool, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     from landmarkbench.heatmaps.targets import gaussian_heatmaps
 
     batch, landmarks, shape = _map_size(quick)
@@ -171,14 +206,15 @@ def _decoder_maps(quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
     points = margin + torch.rand(batch, landmarks, 2, generator=generator) * (
         shape[0] - 1 - 2 * margin
     )
+    points = points.to(device)
     return points, gaussian_heatmaps(points, shape, SIGMA).contiguous()
 
 
-def _local_soft_argmax(quick: bool) -> Sides:
+def _local_soft_argmax(quick: bool, device: str = "cpu") -> Sides:
     from landmarkbench.heatmaps.decoders import local_soft_argmax
 
     decoder = import_peer("landmarker.heatmap.decoder")
-    points, maps = _decoder_maps(quick)
+    points, maps = _decoder_maps(quick, device)
 
     def ours() -> torch.Tensor:
         return local_soft_argmax(maps, WINDOW, TEMPERATURE, "logits")
@@ -194,11 +230,11 @@ def _local_soft_argmax(quick: bool) -> Sides:
     return Sides(ours, reference, agreement)
 
 
-def _soft_argmax(quick: bool) -> Sides:
+def _soft_argmax(quick: bool, device: str = "cpu") -> Sides:
     from landmarkbench.heatmaps.decoders import soft_argmax
 
     decoder = import_peer("landmarker.heatmap.decoder")
-    _, maps = _decoder_maps(quick)
+    _, maps = _decoder_maps(quick, device)
 
     def ours() -> torch.Tensor:
         return soft_argmax(maps, 1.0)
@@ -228,7 +264,8 @@ def _repeated(function: Callable[[], object]) -> Callable[[], object]:
 
 
 def _metric(kind: str) -> Callable[[bool], Sides]:
-    def build(quick: bool) -> Sides:
+    def build(quick: bool, device: str = "cpu") -> Sides:
+        _cpu_only(device, "point error" if kind == "pe" else "SDR")
         from landmarkbench.evaluation.metrics import point_error_mm, sdr
 
         metrics = import_peer("landmarker.metrics")
@@ -256,7 +293,7 @@ def _metric(kind: str) -> Callable[[bool], Sides]:
                     ]
                 )
                 np.testing.assert_allclose(ours(), reference_pe, rtol=0, atol=1e-9)
-                np.testing.assert_allclose(reference().numpy(), ours(), rtol=0, atol=1e-6)
+                np.testing.assert_allclose(reference().cpu().numpy(), ours(), rtol=0, atol=1e-6)
                 return "PE within 1e-6 mm"
 
         else:
@@ -285,10 +322,14 @@ def _metric(kind: str) -> Callable[[bool], Sides]:
 SCN_FILTERS, SCN_OURS_LEVELS, SCN_PEER_DEPTH = 128, 4, 2
 
 
-def _training_step(model: nn.Module, shape: tuple[int, int]) -> Callable[[], float]:
-    generator = torch.Generator().manual_seed(0)
-    image = torch.randn(1, 1, *shape, generator=generator)
-    target = torch.rand(1, 19, *shape, generator=generator)
+def _training_step(
+    model: nn.Module, shape: tuple[int, int], device: str | torch.device = "cpu"
+) -> Callable[[], float]:
+    """One SGD step of ``model`` (already on ``device``) on a fixed random image; forward and
+    loss under ``amp_context(device)`` (bfloat16 autocast on CUDA, nothing on the CPU)."""
+    generator = torch.Generator().manual_seed(0)  # drawn on the CPU: the same on any device
+    image = torch.randn(1, 1, *shape, generator=generator).to(device)
+    target = torch.rand(1, 19, *shape, generator=generator).to(device)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=1e-6, momentum=0.99, nesterov=True, weight_decay=1e-3
     )
@@ -296,7 +337,8 @@ def _training_step(model: nn.Module, shape: tuple[int, int]) -> Callable[[], flo
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.mse_loss(model(image), target)
+        with amp_context(device):
+            loss = nn.functional.mse_loss(model(image), target)
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -304,7 +346,7 @@ def _training_step(model: nn.Module, shape: tuple[int, int]) -> Callable[[], flo
     return step
 
 
-def _scn(quick: bool) -> Sides:
+def _scn(quick: bool, device: str = "cpu") -> Sides:
     from landmarkbench.models.scn import SpatialConfigurationNet, count_parameters
 
     module = import_peer("landmarker.models.spatial_configuration_net")
@@ -327,7 +369,13 @@ def _scn(quick: bool) -> Sides:
         assert abs(ours_size - their_size) <= 0.01 * their_size, (ours_size, their_size)
         return f"parameters {ours_size:,} vs {their_size:,}"
 
-    return Sides(_training_step(ours_net, shape), _training_step(their_net, shape), agreement)
+    ours_net.to(device)  # both initialised on the CPU from seed 0, then moved
+    their_net.to(device)
+    return Sides(
+        _training_step(ours_net, shape, device),
+        _training_step(their_net, shape, device),
+        agreement,
+    )
 
 
 # ----------------------------------------------------------------------------- conformal
@@ -350,7 +398,8 @@ def _probability_maps(cases: int, grid: int, seed: int) -> tuple[torch.Tensor, t
     return spatial_softmax(logits), truth
 
 
-def _conformal(quick: bool) -> Sides:
+def _conformal(quick: bool, device: str = "cpu") -> Sides:
+    _cpu_only(device, "conformal areas")
     from landmarkbench.uncertainty.conformal import calibrate
     from landmarkbench.uncertainty.region_measure import region_measure
 
@@ -389,7 +438,8 @@ def _conformal(quick: bool) -> Sides:
 # ----------------------------------------------------------------------------- cache
 
 
-def _cache_epoch(quick: bool) -> Sides:
+def _cache_epoch(quick: bool, device: str = "cpu") -> Sides:
+    _cpu_only(device, "cached epoch")
     from cache_epochs import cached_epoch, isbi_bmp_cases, uncached_epoch
 
     from landmarkbench.training.preprocess_cache import PreprocessCache
@@ -422,15 +472,16 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("rotated anisotropic targets 8x19x512²", 5.0, _targets(rotated=True)),
     Comparison("local soft-argmax 8x19x512²", 10.0, _local_soft_argmax),
     Comparison("soft-argmax 8x19x512²", None, _soft_argmax),
-    Comparison("point error, 1e5 points (x20 calls)", None, _metric("pe")),
-    Comparison("SDR, 1e5 points (x20 calls)", None, _metric("sdr")),
+    Comparison("point error, 1e5 points (x20 calls)", None, _metric("pe"), gpu=False),
+    Comparison("SDR, 1e5 points (x20 calls)", None, _metric("sdr"), gpu=False),
     Comparison("SCN training step 1x1x256²", None, _scn, pairs=5),
-    Comparison("conformal areas 8x19x128²", None, _conformal),
+    Comparison("conformal areas 8x19x128²", None, _conformal, gpu=False),
     Comparison(
         "cached epoch, 20 BMPs 1935x2400 -> 512²",
         20.0,
         _cache_epoch,
         pairs=3,
         reference_name="decoding every epoch",
+        gpu=False,
     ),
 )

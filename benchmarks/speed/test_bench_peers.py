@@ -5,12 +5,16 @@ and writes the README table).
 pytest-benchmark times our side alone (its statistics and JSON output); the ratio comes from
 interleaved pairs of both sides in the same test. Agreement checks fail a test; speed goals
 are reported (✓/✗ in the summary), not asserted, since a loaded machine cannot meet them.
+
+``LANDMARKBENCH_BENCH_DEVICE`` (default cpu) picks the device, e.g. ``cuda``; there the
+comparisons that are CPU work by nature (``gpu=False``) are skipped, and our side's
+pytest-benchmark calls wait for the device (``interleaved.synchronised``).
 """
 
 from __future__ import annotations
 
 import pytest
-from interleaved import quick_mode
+from interleaved import bench_device, quick_mode, synchronised
 from peers import COMPARISONS, Comparison, PeerMissing
 
 OURS_ROUNDS = {"rounds": 5, "iterations": 1, "warmup_rounds": 1}
@@ -18,14 +22,17 @@ OURS_ROUNDS = {"rounds": 5, "iterations": 1, "warmup_rounds": 1}
 
 @pytest.mark.parametrize("comparison", COMPARISONS, ids=[c.name for c in COMPARISONS])
 def test_peer(benchmark, comparison: Comparison, summary_lines: list[str]) -> None:
-    quick = quick_mode()
+    quick, device = quick_mode(), bench_device()
+    if device != "cpu" and not comparison.gpu:
+        pytest.skip(f"CPU work by nature (gpu=False), not timed on {device}")
     try:
-        sides = comparison.build(quick)
+        sides = comparison.build(quick, device)
     except PeerMissing as missing:
         pytest.skip(str(missing))
     agreement = sides.agreement()
     benchmark.group = comparison.name
-    benchmark.pedantic(sides.ours, **OURS_ROUNDS)
+    ours = sides.ours if device == "cpu" else synchronised(sides.ours)
+    benchmark.pedantic(ours, **OURS_ROUNDS)
     timing = comparison.time(sides, quick)
     low, high = timing.spread
     benchmark.extra_info.update(
@@ -46,8 +53,10 @@ def test_targets_near_the_memory_write_limit(benchmark, summary_lines: list[str]
     import memory_limit
 
     benchmark.group = "targets vs memory-write limit (whole check)"
-    for limit in benchmark.pedantic(memory_limit.run, args=(quick_mode(),), **ONCE):
-        summary_lines.append(limit.describe())
+    limits = benchmark.pedantic(
+        memory_limit.run, args=(quick_mode(),), kwargs={"device": bench_device()}, **ONCE
+    )
+    summary_lines.extend(limit.describe() for limit in limits)
 
 
 def test_training_throughput(benchmark, summary_lines: list[str]) -> None:
@@ -55,7 +64,9 @@ def test_training_throughput(benchmark, summary_lines: list[str]) -> None:
 
     benchmark.group = "training throughput (whole check)"
     try:
-        results = benchmark.pedantic(throughput.run, args=(quick_mode(),), **ONCE)
+        results = benchmark.pedantic(
+            throughput.run, args=(quick_mode(),), kwargs={"device": bench_device()}, **ONCE
+        )
     except PeerMissing as missing:
         pytest.skip(str(missing))
     summary_lines.extend(result.describe() for result in results)

@@ -14,6 +14,12 @@ to the ISBI size 1935 x 2400 and written as 8-bit BMP files that both sides deco
 size"; ours reads them through a warm preprocessing cache). One *run* is ``steps`` optimiser
 steps (``CASES`` = one batch, so one step per epoch); runs of the two sides alternate
 (``interleaved.time_pairs``). Preparation (dataset construction) is timed separately.
+
+Device: both models train on ``device`` ("cpu" or "cuda"); images and maps stay in CPU
+memory and each batch is moved to the device, on our side by ``fit_loop`` and on
+landmarker's in its step. On CUDA both steps run under the mixed precision ``fit_loop`` uses
+(``LoopSettings.amp``, on by default): float16 autocast for forward and loss and a
+``GradScaler`` for backward and step (:data:`LOOP_AMP_DTYPE`); on the CPU neither.
 """
 
 from __future__ import annotations
@@ -28,13 +34,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from interleaved import PairedTiming, seconds, time_pairs
+from interleaved import PairedTiming, amp_context, seconds, time_pairs, uses_amp
 
 BATCH = 4
 CASES = 4
 SIGMA = 3.0
 LEARNING_RATE = 2e-3
 ISBI_SHAPE = (2400, 1935)
+# The autocast dtype of ``landmarkbench.training.loop._run_epoch`` (with a GradScaler), which
+# landmarker's step uses too on CUDA so that both stacks train in the same precision.
+LOOP_AMP_DTYPE = torch.float16
+
+
+def loop_device(device: str | torch.device) -> str:
+    """``device`` as ``fit_loop`` names it: "cpu" or "cuda" (its AMP is keyed on "cuda").
+
+    Raises:
+        ValueError: For other devices, or a CUDA index other than 0 (``fit_loop`` moves
+            batches to "cuda", the current device).
+    """
+    parsed = torch.device(device)
+    if parsed.type not in ("cpu", "cuda") or parsed.index not in (None, 0):
+        raise ValueError(
+            f"Training throughput runs on 'cpu' or 'cuda' (fit_loop's devices); got {device!r}."
+        )
+    return parsed.type
 
 
 @dataclass(frozen=True)
@@ -47,11 +71,14 @@ class Throughput:
     prepare_ours: float
     prepare_reference: float
     runs: PairedTiming
+    device: str = "cpu"
+    amp: bool = False
 
     def describe(self) -> str:
         ours = self.images_per_run / float(np.median(self.runs.ours))
         theirs = self.images_per_run / float(np.median(self.runs.reference))
         low, high = self.runs.spread
+        precision = f"AMP {str(LOOP_AMP_DTYPE).split('.')[-1]}" if self.amp else "no AMP"
         return (
             f"training {self.label} ({self.pipeline}): ours {ours:.2f} img/s, "
             f"landmarker {theirs:.2f} img/s, "
@@ -59,7 +86,7 @@ class Throughput:
             f"pairs of {self.images_per_run // BATCH} steps, {self.runs.threads} thread(s), "
             f"load {self.runs.load_before:.2f} -> {self.runs.load_after:.2f}); preparation "
             f"ours {self.prepare_ours:.2f} s (warm cache), landmarker "
-            f"{self.prepare_reference:.2f} s"
+            f"{self.prepare_reference:.2f} s; device {self.device}, {precision}"
         )
 
 
@@ -108,12 +135,14 @@ def isbi_size_cases(cases: list, folder: Path, quick: bool) -> list:
 
 
 class OurTraining:
-    """landmarkbench's stack: network grid through the cache, then ``fit_loop``."""
+    """landmarkbench's stack: network grid through the cache, then ``fit_loop`` on
+    ``device`` (which runs under AMP on CUDA)."""
 
-    def __init__(self, cases: list, shape: tuple[int, int], config) -> None:
+    def __init__(self, cases: list, shape: tuple[int, int], config, device: str = "cpu") -> None:
         from landmarkbench.training.heatmap_regression import to_network_grid
 
         self.config = config
+        self.device = loop_device(device)
         self.images, self.points, _ = to_network_grid(cases, shape)
         self.model = None
 
@@ -125,7 +154,7 @@ class OurTraining:
 
         if self.model is None:
             objective = HeatmapObjective("gaussian", self.config, 19, 2)
-            self.model = TrainableHeatmapModel(_network(self.config), objective)
+            self.model = TrainableHeatmapModel(_network(self.config), objective).to(self.device)
         model = self.model
         settings = LoopSettings(
             max_epochs=steps * BATCH // CASES,
@@ -143,7 +172,7 @@ class OurTraining:
             self.images,
             self.points,
             settings,
-            FitContext("cpu", 0, Path(tempfile.gettempdir()), progress=False),
+            FitContext(self.device, 0, Path(tempfile.gettempdir()), progress=False),
             torch.Generator().manual_seed(0),
             None,
         )
@@ -156,10 +185,14 @@ class LandmarkerTraining:
     import (beside a CPU-only torch) the same dataset is assembled from landmarker's parts
     that do: MONAI ``LoadImage`` and ``Resize`` (its ``resize_pad=False`` path) and its
     ``GaussianHeatmapGenerator`` precomputing the maps in batches (``pipeline`` says which).
+    The model trains on ``device``; on CUDA with ``fit_loop``'s AMP (float16 autocast and a
+    ``GradScaler``).
     """
 
-    def __init__(self, cases: list, shape: tuple[int, int], config) -> None:
+    def __init__(self, cases: list, shape: tuple[int, int], config, device: str = "cpu") -> None:
         from peers import PeerMissing, import_peer
+
+        self.device = loop_device(device)
 
         sources = [case.source for case in cases]
         landmarks = np.stack([case.landmarks for case in cases]).astype(np.float32)
@@ -178,8 +211,10 @@ class LandmarkerTraining:
                 self.dataset = data.HeatmapDataset(
                     images, landmarks, sigma=SIGMA, dim_img=shape, batch_size=BATCH
                 )
-        self.model = _network(config)
+        self.model = _network(config).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE)
+        # As fit_loop: a scaler that is enabled on CUDA only (disabled, it passes through).
+        self.scaler = torch.amp.GradScaler("cuda", enabled=uses_amp(self.device))
 
     @staticmethod
     def _assembled(cases: list, landmarks: np.ndarray, shape: tuple[int, int]):
@@ -210,40 +245,73 @@ class LandmarkerTraining:
         done = 0
         while done < steps:
             for batch in loader:
-                maps = self.model(torch.as_tensor(batch["image"]).float())
-                loss = (maps - batch["mask"]).pow(2).flatten(2).sum(-1).mean()
+                image = torch.as_tensor(batch["image"]).float().to(self.device)
+                with amp_context(self.device, LOOP_AMP_DTYPE):
+                    maps = self.model(image)
+                    loss = (maps - batch["mask"].to(self.device)).pow(2).flatten(2).sum(-1).mean()
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 done += 1
                 if done == steps:
                     break
 
 
-def measure(label: str, cases: list, quick: bool, steps: int, pairs: int) -> Throughput:
-    """Prepare both sides on ``cases``, warm them up with one step, time ``pairs`` runs."""
+def measure(
+    label: str,
+    cases: list,
+    quick: bool,
+    steps: int,
+    pairs: int,
+    device: str = "cpu",
+    first: int = 0,
+) -> Throughput:
+    """Prepare both sides on ``cases``, warm them up with one step, time ``pairs`` runs on
+    ``device`` (``first``: offset of the alternation, as in ``interleaved.time_pairs``)."""
     config = _config(quick)
     shape = (64, 64) if quick else (512, 512)
-    OurTraining(cases, shape, config)  # fills the preprocessing cache (file-backed cases)
-    LandmarkerTraining(cases, shape, config)  # imports (MONAI readers, landmarker) untimed
+    OurTraining(cases, shape, config, device)  # fills the preprocessing cache (file cases)
+    LandmarkerTraining(cases, shape, config, device)  # imports (MONAI, landmarker) untimed
     ours: list[OurTraining] = []
     theirs: list[LandmarkerTraining] = []
-    prepare_ours = seconds(lambda: ours.append(OurTraining(cases, shape, config)))
-    prepare_reference = seconds(lambda: theirs.append(LandmarkerTraining(cases, shape, config)))
+    prepare_ours = seconds(lambda: ours.append(OurTraining(cases, shape, config, device)))
+    prepare_reference = seconds(
+        lambda: theirs.append(LandmarkerTraining(cases, shape, config, device))
+    )
     ours[0].run(1)
     theirs[0].run(1)
-    runs = time_pairs(lambda: ours[0].run(steps), lambda: theirs[0].run(steps), pairs, 0)
+    runs = time_pairs(
+        lambda: ours[0].run(steps), lambda: theirs[0].run(steps), pairs, 0, first=first
+    )
     pipeline = theirs[0].pipeline
-    return Throughput(label, pipeline, steps * BATCH, prepare_ours, prepare_reference, runs)
+    return Throughput(
+        label,
+        pipeline,
+        steps * BATCH,
+        prepare_ours,
+        prepare_reference,
+        runs,
+        loop_device(device),
+        uses_amp(device),
+    )
 
 
-def run(quick: bool, steps: int | None = None, pairs: int = 2) -> list[Throughput]:
-    """Both image sources; ``steps`` per run (default 20, quick 2).
+def run(
+    quick: bool,
+    steps: int | None = None,
+    pairs: int = 2,
+    device: str = "cpu",
+    first: int = 0,
+) -> list[Throughput]:
+    """Both image sources; ``steps`` per run (default 20, quick 2), on ``device``
+    ("cpu" or "cuda"), ``first`` offsetting the alternation of the pairs.
 
     The preprocessing cache goes to a temporary folder (``$LANDMARKBENCH_CACHE`` points there
     for the duration), so the user's cache is neither filled nor read; the synthetic cases
     themselves are generated once into the user's cache.
     """
+    loop_device(device)  # an unsupported device fails before any case is generated
     steps = steps or (2 if quick else 20)
     steps = max(1, math.ceil(steps * BATCH / CASES) * CASES // BATCH)
     cases = synthetic_cases(quick)
@@ -255,8 +323,8 @@ def run(quick: bool, steps: int | None = None, pairs: int = 2) -> list[Throughpu
             label = "64²" if quick else "512²"
             large = "ISBI size /10 -> 64²" if quick else "ISBI size 1935x2400 -> 512²"
             return [
-                measure(label, cases, quick, steps, pairs),
-                measure(large, files, quick, steps, pairs),
+                measure(label, cases, quick, steps, pairs, device, first),
+                measure(large, files, quick, steps, pairs, device, first),
             ]
         finally:
             if previous is None:
