@@ -241,7 +241,10 @@ def machine(device: str) -> str:
 
     text = machine_description()
     if device.startswith("cuda"):
-        text += f", GPU {torch.cuda.get_device_name()} (torch {torch.__version__}, AMP on)"
+        text += (
+            f", GPU {torch.cuda.get_device_name()} (torch {torch.__version__}; AMP in the "
+            "training rows: SCN step bfloat16, throughput float16 as fit_loop)"
+        )
     return text
 
 
