@@ -14,9 +14,10 @@ median over every pair of every block, and its [min-max] spans all of them. A si
 hides drift between processes (on a 2-core virtual machine the same code differs by up to 2x
 from one process to the next at low load), so the spread is taken across processes and time.
 
-``--write-readme`` replaces the table between the ``speed-table`` markers of
-benchmarks/speed/README.md (the one speed table; README.md links to it) with this run's
-table, stamped with the date, the machine, the thread counts and the load averages.
+``--write-readme`` replaces the table between the ``speed-table`` markers
+(``speed-table-cuda`` for ``--device cuda``) of benchmarks/speed/README.md (README.md links
+to it) with this run's table, stamped with the date, the machine, the thread counts and the
+load averages.
 ``--check`` compares this run with the table in that README instead: each cell's median
 against the [min-max] printed there (at the printed precision), and exits 1 if any falls
 outside. A quick run never writes.
@@ -48,7 +49,15 @@ import throughput  # noqa: E402
 from peers import COMPARISONS, PeerMissing  # noqa: E402
 
 README_FILES = (HERE / "README.md",)
-START, END = "<!-- speed-table:start -->", "<!-- speed-table:end -->"
+
+
+def markers(device: str) -> tuple[str, str]:
+    """The README markers around the table of ``device`` (the CPU table, or one per GPU
+    kind of device such as cuda)."""
+    kind = "" if device == "cpu" else "-" + device.split(":")[0]
+    return f"<!-- speed-table{kind}:start -->", f"<!-- speed-table{kind}:end -->"
+
+
 DEFAULT_BLOCKS = 3
 THROUGHPUT_STEPS = 8  # optimiser steps per timed run and side
 THROUGHPUT_PAIRS = 2  # timed pairs per block (both orders)
@@ -353,23 +362,26 @@ def judge(printed: list[str], rerun: list[str]) -> tuple[list[str], int]:
     return lines, outside
 
 
-def readme_table(path: Path) -> list[str]:
+def readme_table(path: Path, device: str) -> list[str]:
+    """The lines of the README's table for ``device``."""
+    start, end = markers(device)
     text = path.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{path} has no '{START}' ... '{END}' block to replace.")
-    return text.split(START, 1)[1].split(END, 1)[0].strip().splitlines()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has no '{start}' ... '{end}' block to replace.")
+    return text.split(start, 1)[1].split(end, 1)[0].strip().splitlines()
 
 
-def write_readmes(lines: list[str]) -> None:
+def write_readmes(lines: list[str], device: str) -> None:
     """Replace the block between the markers in each README (which must hold them), each
     file written atomically."""
     from landmarkbench.atomic_io import write_text_atomically
 
-    block = "\n".join([START, *lines, END])
+    start, end = markers(device)
+    block = "\n".join([start, *lines, end])
     for path in README_FILES:
-        readme_table(path)  # refuses a README without the markers
-        head, rest = path.read_text().split(START, 1)
-        write_text_atomically(path, head + block + rest.split(END, 1)[1])
+        readme_table(path, device)  # refuses a README without the markers
+        head, rest = path.read_text().split(start, 1)
+        write_text_atomically(path, head + block + rest.split(end, 1)[1])
         print(f"wrote the speed table into {path}")
 
 
@@ -400,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         result = measure_block(args.quick, args.device, args.block, args.blocks, print)
         args.worker.write_text(json.dumps(result))
         return 0
-    printed = readme_table(README_FILES[0]) if args.check else None
+    printed = readme_table(README_FILES[0], args.device) if args.check else None
     results = run_blocks(threads, args.quick, args.device, args.blocks, print)
     lines = table(results, args.quick, args.device)
     print("\n".join(["", *lines]))
@@ -412,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(verdict) - 2 - outside} of {len(verdict) - 2} cells within the spread.")
         return 1 if outside else 0
     if args.write_readme and not args.quick:
-        write_readmes(lines)
+        write_readmes(lines, args.device)
     elif args.write_readme:
         print("--quick: the README is left unchanged")
     return 0
