@@ -1,8 +1,12 @@
 """Contract tests over the method registry: every method trains and predicts on a tiny
-synthetic set, in 2D and (where declared) 3D, with finite outputs of the right shapes."""
+synthetic set, in 2D and (where declared) 3D, with finite outputs of the right shapes.
+
+They train on the CPU; ``LANDMARKBENCH_TEST_DEVICE=cuda`` runs the same contract on a GPU
+(the check that ``--device cuda``/``auto`` works end to end where one is present)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,7 @@ TINY = {
     "ensemble_size": "2",
     "augment": "false",
 }
+DEVICE = os.environ.get("LANDMARKBENCH_TEST_DEVICE", "").strip() or "cpu"
 DATASET_FOR = {
     (2, False): ("synthetic_ceph", {"n_cases": 6, "image_shape": (64, 48)}),
     (3, False): ("synthetic_ct", {"n_cases": 5, "image_shape": (16, 32, 32)}),
@@ -49,7 +54,7 @@ def test_method_trains_and_predicts(name: str, kind, tmp_path: Path) -> None:
     config = resolve_config(method_cls.defaults, overrides, owner=name)
     method = method_cls(config, num_landmarks=dataset.num_landmarks, ndim=dataset.ndim)
     ctx = FitContext(
-        device="cpu",
+        device=DEVICE,
         seed=0,
         workdir=tmp_path,
         progress=False,
