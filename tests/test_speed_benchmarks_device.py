@@ -157,7 +157,8 @@ def test_throughput_devices_and_amp_match_the_loop(speed) -> None:
     with pytest.raises(ValueError):
         throughput.run(True, device="cuda:1")  # before any case is generated
     # landmarker's step copies fit_loop's mixed precision: its autocast dtype and a scaler.
-    assert f"dtype={throughput.LOOP_AMP_DTYPE}" in inspect.getsource(loop._run_epoch)
+    assert throughput.LOOP_AMP_DTYPE is loop.AMP_DTYPE
+    assert "dtype=AMP_DTYPE" in inspect.getsource(loop._run_epoch)
     assert "GradScaler" in inspect.getsource(loop.fit_loop)
     runs = speed["interleaved"].PairedTiming((2.0,), (4.0,), 1, 0.0, 0.0)
     cpu = throughput.Throughput("64²", "p", 8, 0.1, 0.2, runs)

@@ -22,11 +22,10 @@ def report():
 
 
 def _block(report, scale: float, load: float) -> dict:
-    """A worker's result in which every comparison has ours 1 s and the other ``scale`` s
-    (first pair) and ``2 * scale`` s (second pair)."""
+    """A worker's result in which every comparison's two pairs have the ratios ``scale`` and
+    ``2 * scale``."""
     comparisons = {
-        c.name: {"ours": [1.0, 1.0], "reference": [scale, 2 * scale], "agreement": "same"}
-        for c in report.COMPARISONS
+        c.name: {"ratios": [scale, 2 * scale], "agreement": "same"} for c in report.COMPARISONS
     }
     memory = [
         {"label": "8x19x512²", "megabytes": 159.0, "fill": 0.010, "into_buffer": 0.010 * scale,
@@ -34,7 +33,7 @@ def _block(report, scale: float, load: float) -> dict:
     ]  # fmt: skip
     training = [
         {"label": "512²", "pipeline": "p", "images_per_run": 8, "ours": [2.0],
-         "reference": [2.0 * scale]},
+         "reference": [2.0 * scale], "ratios": [scale]},
     ]  # fmt: skip
     return {
         "threads": 1,
@@ -100,10 +99,10 @@ def test_printed_cells_read_the_bracketed_cells_only(report) -> None:
     ]
     cells = report.printed_cells(lines)
     assert cells == {
-        ("a", "1 thread(s)"): (51.6, 55.4, 1),
-        ("a", "2 thread(s)"): (38.4, 39.8, 1),
-        ("b", "2 thread(s)"): (1.11, 1.3, 2),
-        ("c", "2 thread(s)"): (0.98, 1.03, 2),
+        ("a", "1 thread(s)"): (52.8, 51.6, 55.4, 1),
+        ("a", "2 thread(s)"): (39.6, 38.4, 39.8, 1),
+        ("b", "2 thread(s)"): (1.2, 1.11, 1.3, 2),
+        ("c", "2 thread(s)"): (1.0, 0.98, 1.03, 2),
     }
 
 

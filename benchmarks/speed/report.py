@@ -26,6 +26,7 @@ outside. A quick run never writes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import math
@@ -89,27 +90,14 @@ def measure_block(quick: bool, device: str, block: int, blocks: int, echo) -> di
             comparisons[comparison.name] = {"skipped": "not run: landmarker missing"}
             continue
         agreement = sides.agreement()
-        pairs = 2 if quick else block_pairs(comparison.pairs, blocks)
+        pairs = None if quick else block_pairs(comparison.pairs, blocks)  # None: the quick 2
         timing = comparison.time(sides, quick, pairs=pairs, first=block)
         echo(f"{comparison.name:42s} {timing.describe()}; {agreement}")
-        comparisons[comparison.name] = {
-            "ours": list(timing.ours),
-            "reference": list(timing.reference),
-            "agreement": agreement,
-        }
+        comparisons[comparison.name] = {"ratios": timing.ratios, "agreement": agreement}
     limits = []
     for limit in memory_limit.run(quick, device=device):
         echo(limit.describe())
-        limits.append(
-            {
-                "label": limit.label,
-                "megabytes": limit.megabytes,
-                "fill": limit.fill,
-                "into_buffer": limit.into_buffer,
-                "allocating": limit.allocating,
-                "pair_ratios": list(limit.pair_ratios),
-            }
-        )
+        limits.append(dataclasses.asdict(limit))
     trainings: list[dict] | dict
     try:
         trainings = []
@@ -124,6 +112,7 @@ def measure_block(quick: bool, device: str, block: int, blocks: int, echo) -> di
                     "images_per_run": result.images_per_run,
                     "ours": list(result.runs.ours),
                     "reference": list(result.runs.reference),
+                    "ratios": result.runs.ratios,
                 }
             )
     except PeerMissing as missing:
@@ -188,16 +177,6 @@ def _pooled(ratios: list[float], digits: int, mark: Callable[[float], str]) -> C
     return Cell(median, min(ratios), max(ratios), digits, mark(median))
 
 
-def _pair_ratios(record: dict) -> list[float]:
-    return [r / o for o, r in zip(record["ours"], record["reference"], strict=True)]
-
-
-def _goal_mark(goal: float | None, ratio: float) -> str:
-    if goal is None:
-        return ""
-    return " ✓" if ratio >= goal else " ✗"
-
-
 def _memory_mark(ratio: float) -> str:
     return " ✓" if ratio <= memory_limit.GOAL else " ✗"
 
@@ -211,9 +190,9 @@ def pool(blocks: list[dict]) -> dict[str, tuple[Cell, str]]:
         if skipped:
             rows[comparison.name] = (Cell(note=skipped[0]), "")
             continue
-        ratios = [ratio for record in records for ratio in _pair_ratios(record)]
+        ratios = [ratio for record in records for ratio in record["ratios"]]
         agreements = sorted({record["agreement"] for record in records})
-        cell = _pooled(ratios, 1, lambda m, g=comparison.goal: _goal_mark(g, m))
+        cell = _pooled(ratios, 1, comparison.mark)
         rows[comparison.name] = (cell, "; ".join(agreements))
     for index, first in enumerate(blocks[0]["memory"]):
         limits = [b["memory"][index] for b in blocks]
@@ -234,7 +213,7 @@ def pool(blocks: list[dict]) -> dict[str, tuple[Cell, str]]:
         return rows
     for index, first in enumerate(blocks[0]["throughput"]):
         records = [b["throughput"][index] for b in blocks]
-        ratios = [ratio for record in records for ratio in _pair_ratios(record)]
+        ratios = [ratio for record in records for ratio in record["ratios"]]
         images = first["images_per_run"]
         ours = images / statistics.median(t for r in records for t in r["ours"])
         theirs = images / statistics.median(t for r in records for t in r["reference"])
@@ -309,8 +288,8 @@ def _agreement(counts: list[int], texts: dict[int, str]) -> str:
 _CELL = re.compile(r"(\d+(?:\.\d+)?)x \[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]")
 
 
-def printed_cells(lines: list[str]) -> dict[tuple[str, str], tuple[float, float, int]]:
-    """(check, column) -> (low, high, decimals) of every ratio cell of a table."""
+def printed_cells(lines: list[str]) -> dict[tuple[str, str], tuple[float, float, float, int]]:
+    """(check, column) -> (median, low, high, decimals) of every ratio cell of a table."""
     header = next(line for line in lines if line.startswith("| check |"))
     columns = [c.strip() for c in header.strip("|").split("|")]
     cells = {}
@@ -323,6 +302,7 @@ def printed_cells(lines: list[str]) -> dict[tuple[str, str], tuple[float, float,
             if match:
                 decimals = len(match.group(2).partition(".")[2])
                 cells[(values[0], column)] = (
+                    float(match.group(1)),
                     float(match.group(2)),
                     float(match.group(3)),
                     decimals,
@@ -339,20 +319,12 @@ def judge(printed: list[str], rerun: list[str]) -> tuple[list[str], int]:
         "|---|---|---|---|---|",
     ]
     outside = 0
-    medians = {}
-    for line in rerun:
-        if line.startswith("| ") and not line.startswith(("| check |", "|---")):
-            values = [c.strip() for c in line.strip("|").split("|")]
-            medians[values[0]] = values[2:-1]
-    header = next(line for line in rerun if line.startswith("| check |"))
-    columns = [c.strip() for c in header.strip("|").split("|")][2:-1]
-    for (name, column), (low, high, decimals) in before.items():
+    for (name, column), (_, low, high, decimals) in before.items():
         if (name, column) not in after:
             lines.append(f"| {name} | {column} | {low}-{high} | not in the rerun | - |")
             outside += 1
             continue
-        value = float(_CELL.search(medians[name][columns.index(column)]).group(1))
-        value = round(value, decimals)
+        value = round(after[(name, column)][0], decimals)
         within = low <= value <= high
         outside += not within
         lines.append(

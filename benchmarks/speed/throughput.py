@@ -36,14 +36,16 @@ import numpy as np
 import torch
 from interleaved import PairedTiming, amp_context, seconds, time_pairs, uses_amp
 
+from landmarkbench.training.loop import AMP_DTYPE
+
 BATCH = 4
 CASES = 4
 SIGMA = 3.0
 LEARNING_RATE = 2e-3
 ISBI_SHAPE = (2400, 1935)
-# The autocast dtype of ``landmarkbench.training.loop._run_epoch`` (with a GradScaler), which
-# landmarker's step uses too on CUDA so that both stacks train in the same precision.
-LOOP_AMP_DTYPE = torch.float16
+# fit_loop's autocast dtype (with a GradScaler): landmarker's step uses it too on CUDA, so
+# that both stacks train in the same precision.
+LOOP_AMP_DTYPE = AMP_DTYPE
 
 
 def loop_device(device: str | torch.device) -> str:

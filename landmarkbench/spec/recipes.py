@@ -51,7 +51,7 @@ def default_recipe(dataset: str, device: str) -> str | None:
 
 
 def device_kind(device: str) -> str:
-    """ "cpu" or "cuda": ``device`` with "auto" resolved (``training.device``'s rule)."""
+    """ "cpu" or "cuda": ``device`` with "auto" resolved (``devices.resolve_device``'s rule)."""
     if device != "auto":
         return device
     from landmarkbench.devices import resolve_device

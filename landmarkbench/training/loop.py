@@ -29,6 +29,7 @@ from landmarkbench.methods.base import FitContext
 
 BatchLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 CHECKPOINT_FILE = "last.pt"
+AMP_DTYPE = torch.float16  # mixed precision on CUDA (with a GradScaler)
 
 
 @dataclass(frozen=True)
@@ -209,9 +210,7 @@ def _run_epoch(
         batch_images, batch_points = images[index], points[index]
         if augment is not None:
             batch_images, batch_points = augment(batch_images, batch_points)
-        autocast = (
-            torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
-        )
+        autocast = torch.autocast("cuda", dtype=AMP_DTYPE) if use_amp else contextlib.nullcontext()
         with autocast:
             loss = batch_loss(batch_images.to(ctx.device), batch_points.to(ctx.device))
         if not torch.isfinite(loss):

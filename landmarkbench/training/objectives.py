@@ -142,16 +142,16 @@ class HeatmapObjective(nn.Module):
         than in arithmetic. Bit-identical to the allocating path; the loss saves no reference
         to the target for backward, so the next batch may overwrite it. A smaller batch (an
         epoch's last) writes into the leading rows of the buffer, a contiguous view."""
-        batch, shape = points.shape[0], (*points.shape[1:2], *spatial)
+        batch, per_case = points.shape[0], (points.shape[1], *spatial)
         buffer = self._target_buffer
         if (
             buffer is None
             or buffer.shape[0] < batch
-            or tuple(buffer.shape[1:]) != shape
+            or tuple(buffer.shape[1:]) != per_case
             or buffer.dtype != points.dtype
             or buffer.device != points.device
         ):
-            buffer = torch.empty((batch, *shape), dtype=points.dtype, device=points.device)
+            buffer = torch.empty((batch, *per_case), dtype=points.dtype, device=points.device)
             self._target_buffer = buffer
         buffer = buffer[:batch]
         gaussian_heatmaps(points, spatial, self.config.sigma_px, out=buffer)
